@@ -1,0 +1,71 @@
+//! The one error type of this crate.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the HE step.
+///
+/// Data that crossed a trust boundary (a query from a verifier, a response from a holder, an
+/// embedding from a file) is checked and reported here; violated preconditions of our own code
+/// are `assert!`s.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum HeError {
+    /// An embedding had the wrong number of components.
+    #[error("embedding has {actual} components, expected {expected}")]
+    WrongDimension {
+        /// Dimension the session or gallery uses.
+        expected: usize,
+        /// Dimension that was supplied.
+        actual: usize,
+    },
+    /// An embedding contained NaN or an infinity.
+    #[error("embedding component {index} is not finite")]
+    NonFiniteEmbedding {
+        /// Index of the first offending component.
+        index: usize,
+    },
+    /// An embedding was all zeros (it has no direction to compare).
+    #[error("embedding is the zero vector")]
+    ZeroEmbedding,
+    /// A layout was requested that the parameter set cannot carry.
+    #[error("invalid layout: {0}")]
+    InvalidLayout(String),
+    /// A parameter set is inconsistent or unknown.
+    #[error("invalid parameter set: {0}")]
+    InvalidParameters(String),
+    /// The other party used a different parameter set, layout or share width.
+    #[error("parameter mismatch: {0}")]
+    ParameterMismatch(String),
+    /// A serialized HE object had the wrong length or an out-of-range field.
+    #[error("malformed {object}: {reason}")]
+    Malformed {
+        /// What was being decoded.
+        object: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The response would be larger than the flooding noise can hide at the parameter set's
+    /// statistical security level.
+    #[error(
+        "flooding too weak: {coefficients} flooded coefficients leave {achieved_bits:.1} bits of statistical security, {required_bits} required"
+    )]
+    FloodingTooWeak {
+        /// Number of body coefficients in the whole response.
+        coefficients: u64,
+        /// Statistical security the flooding would give.
+        achieved_bits: f64,
+        /// What the parameter set requires.
+        required_bits: u32,
+    },
+    /// Insecure parameters were used without the caller explicitly allowing them.
+    #[error("parameter set `{0}` is insecure and was not explicitly allowed")]
+    InsecureParameters(String),
+    /// The Fourier-domain products failed the exactness guard: a coefficient was not close
+    /// enough to an integer to be rounded with certainty. This is our bug or a hardware fault,
+    /// never a property of the input; nothing was returned.
+    #[error("internal error: Fourier product not provably exact (max rounding residue {0})")]
+    PrecisionGuard(f64),
+}
+
+/// Result alias for this crate.
+pub type Result<T> = core::result::Result<T, HeError>;

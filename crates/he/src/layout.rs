@@ -1,0 +1,229 @@
+//! The grouped coefficient layout (rotation-free packing).
+//!
+//! With group size g (a power of two dividing d, at most N), an embedding is cut into
+//! m = d/g chunks of g components. The verifier encrypts chunk c of the probe as the
+//! polynomial `Q_c(X) = Σ_i x̂[c·g+i]·X^(g−1−i)` (reversed); the holder packs chunk c of the
+//! N/g gallery vectors of a block as `Y_c(X) = Σ_t Σ_i ŷ_t[c·g+i]·X^(t·g+i)`. In the product
+//! `Q_c·Y_c` the coefficient of `X^(t·g+g−1)` is `Σ_i x̂[c·g+i]·ŷ_t[c·g+i]`: the exponents
+//! `g−1−i + t'·g + i'` meet `t·g+g−1` only for t' = t and i' = i, because |i' − i| < g, and
+//! the negacyclic wrap (exponents ≥ N) lands on coefficients below g−1, which carry no score.
+//! Summing the m products therefore puts the full inner product ⟨x̂, ŷ_t⟩ in coefficient
+//! `t·g+g−1` — no rotation and no key switching.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HeError, Result};
+use crate::params::{MAX_EXACT_LOG2, ParameterSet};
+
+/// The grouping of one session: dimension d, group size g and ring degree N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    dimension: usize,
+    group_size: usize,
+    polynomial_size: usize,
+}
+
+impl Layout {
+    /// Checks and builds a layout for `params`.
+    ///
+    /// # Errors
+    /// [`HeError::InvalidLayout`] when g is not a power of two dividing d and N, or when the
+    /// Fourier-domain products could not be kept exact (`d/g` too large for N).
+    pub fn new(params: &ParameterSet, dimension: usize, group_size: usize) -> Result<Self> {
+        let n = params.n();
+        if dimension == 0 {
+            return Err(HeError::InvalidLayout("dimension 0".to_owned()));
+        }
+        if !group_size.is_power_of_two() || dimension % group_size != 0 || group_size > n {
+            return Err(HeError::InvalidLayout(format!(
+                "group size {group_size} must be a power of two dividing d = {dimension} and at most N = {n}"
+            )));
+        }
+        let chunks = dimension / group_size;
+        if params.product_bound_log2(chunks) >= MAX_EXACT_LOG2 {
+            return Err(HeError::InvalidLayout(format!(
+                "{chunks} chunks at N = {n} exceed the exact Fourier range"
+            )));
+        }
+        Ok(Self { dimension, group_size, polynomial_size: n })
+    }
+
+    /// Embedding dimension d.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// Group size g.
+    pub fn group_size(&self) -> usize {
+        self.group_size
+    }
+
+    /// Ring degree N.
+    pub fn polynomial_size(&self) -> usize {
+        self.polynomial_size
+    }
+
+    /// Number of chunks m = d/g (ciphertexts in a query).
+    pub fn chunk_count(&self) -> usize {
+        self.dimension / self.group_size
+    }
+
+    /// Gallery vectors per response block, N/g.
+    pub fn block_capacity(&self) -> usize {
+        self.polynomial_size / self.group_size
+    }
+
+    /// Number of response blocks for a gallery of `n` vectors.
+    pub fn block_count(&self, n: usize) -> usize {
+        n.div_ceil(self.block_capacity())
+    }
+
+    /// Body coefficient that carries the score of vector `t` of a block.
+    pub fn score_coefficient(&self, t: usize) -> usize {
+        t * self.group_size + self.group_size - 1
+    }
+
+    /// Writes chunk `chunk` of the probe `x` as the reversed plaintext polynomial `Q_c`
+    /// (unscaled) into `out` (length N, zeroed elsewhere).
+    pub fn probe_chunk_polynomial(&self, x: &[i8], chunk: usize, out: &mut [i64]) {
+        assert_eq!(x.len(), self.dimension, "probe dimension");
+        assert_eq!(out.len(), self.polynomial_size, "polynomial size");
+        let g = self.group_size;
+        out.fill(0);
+        for i in 0..g {
+            out[g - 1 - i] = x[chunk * g + i] as i64;
+        }
+    }
+
+    /// Writes chunk `chunk` of a block of gallery vectors (row-major, `rows.len() / d` vectors,
+    /// at most N/g) as the packed polynomial `Y_c` into `out` (length N, zeros past the rows).
+    pub fn gallery_chunk_polynomial(&self, rows: &[i8], chunk: usize, out: &mut [i64]) {
+        let (d, g) = (self.dimension, self.group_size);
+        assert_eq!(rows.len() % d, 0, "gallery rows");
+        assert!(rows.len() / d <= self.block_capacity(), "block overflow");
+        assert_eq!(out.len(), self.polynomial_size, "polynomial size");
+        out.fill(0);
+        for (t, row) in rows.chunks_exact(d).enumerate() {
+            for i in 0..g {
+                out[t * g + i] = row[chunk * g + i] as i64;
+            }
+        }
+    }
+}
+
+/// Group sizes allowed for dimension d under `params`: powers of two dividing d, from 1 to d,
+/// that keep the products exact.
+pub fn group_sizes(params: &ParameterSet, dimension: usize) -> Vec<usize> {
+    (0..usize::BITS)
+        .map(|i| 1usize << i)
+        .take_while(|&g| g <= dimension)
+        .filter(|&g| Layout::new(params, dimension, g).is_ok())
+        .collect()
+}
+
+/// Bytes a session moves for a gallery of n vectors under `layout`: (up, down).
+///
+/// Up: the public key and m seeded ciphertexts, each a 16-byte seed plus N coefficients of
+/// log Q bits. Down: per block, the mask (N coefficients) and N/g used body coefficients, each
+/// of b bits after modulus switching, bit-packed.
+pub fn session_bytes(params: &ParameterSet, layout: &Layout, n: usize, share_bits: u32) -> Result<(u64, u64)> {
+    let chunks = layout.chunk_count();
+    let coeff_bytes = params.log_q() as u64 / 8;
+    let up = (chunks as u64 + 1) * (crate::wire::SEED_BYTES as u64 + params.n() as u64 * coeff_bytes);
+    let b = params.switched_modulus_log(chunks, share_bits)? as u64;
+    let per_block = crate::wire::response_block_bytes(params.n(), layout.block_capacity(), b as u32) as u64;
+    Ok((up, per_block * layout.block_count(n) as u64))
+}
+
+/// The group size that minimises the bytes of a session for n gallery vectors of dimension d.
+///
+/// Large galleries favour small g (cheap download, large upload); 1:1 verification favours
+/// g = d (one ciphertext up, one block down).
+pub fn best_group_size(params: &ParameterSet, dimension: usize, n: usize, share_bits: u32) -> Result<usize> {
+    let mut best: Option<(u64, usize)> = None;
+    for g in group_sizes(params, dimension) {
+        let layout = Layout::new(params, dimension, g)?;
+        let (up, down) = match session_bytes(params, &layout, n, share_bits) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        if best.is_none_or(|(b, _)| up + down < b) {
+            best = Some((up + down, g));
+        }
+    }
+    best.map(|(_, g)| g)
+        .ok_or_else(|| HeError::InvalidLayout(format!("no group size fits d = {dimension}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_rejects_bad_groups() {
+        let p = ParameterSet::default_128();
+        assert!(Layout::new(&p, 512, 3).is_err());
+        assert!(Layout::new(&p, 512, 1024).is_err());
+        assert!(Layout::new(&p, 96, 64).is_err());
+        assert!(Layout::new(&p, 0, 1).is_err());
+        let l = Layout::new(&p, 512, 8).unwrap();
+        assert_eq!((l.chunk_count(), l.block_capacity()), (64, 1024));
+        assert_eq!(l.score_coefficient(3), 31);
+    }
+
+    #[test]
+    fn group_sizes_are_the_powers_of_two_up_to_d() {
+        let p = ParameterSet::default_128();
+        assert_eq!(group_sizes(&p, 512), vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
+        assert_eq!(group_sizes(&p, 96), vec![1, 2, 4, 8, 16, 32]);
+    }
+
+    #[test]
+    fn best_group_size_trades_upload_for_download() {
+        let p = ParameterSet::default_128();
+        // 1:1 verification: one vector, so one ciphertext up is best.
+        assert_eq!(best_group_size(&p, 512, 1, 24).unwrap(), 512);
+        // Huge galleries: the download dominates, small groups win.
+        let g_big = best_group_size(&p, 512, 10_000_000, 24).unwrap();
+        assert!(g_big <= 2, "{g_big}");
+        // And it really is the minimum over all candidates.
+        for n in [1usize, 100, 10_000, 1_000_000] {
+            let g = best_group_size(&p, 512, n, 24).unwrap();
+            let cost = |g| {
+                let l = Layout::new(&p, 512, g).unwrap();
+                let (u, d) = session_bytes(&p, &l, n, 24).unwrap();
+                u + d
+            };
+            for h in group_sizes(&p, 512) {
+                assert!(cost(g) <= cost(h), "n = {n}: g = {g} vs {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn packing_puts_each_score_in_its_coefficient() {
+        // Plain negacyclic product check of the layout claim on small integers.
+        let p = ParameterSet::toy();
+        let (d, g) = (8, 4);
+        let l = Layout::new(&p, d, g).unwrap();
+        let n = p.n();
+        let x: Vec<i8> = (1..=8).collect();
+        let rows: Vec<i8> = (0..3 * d).map(|i| (i as i8 % 7) - 3).collect();
+        let mut acc = vec![0i64; n];
+        let (mut q, mut y) = (vec![0; n], vec![0; n]);
+        for c in 0..l.chunk_count() {
+            l.probe_chunk_polynomial(&x, c, &mut q);
+            l.gallery_chunk_polynomial(&rows, c, &mut y);
+            for i in 0..n {
+                for j in 0..n {
+                    let (k, sign) = if i + j >= n { (i + j - n, -1) } else { (i + j, 1) };
+                    acc[k] += sign * q[i] * y[j];
+                }
+            }
+        }
+        for (t, row) in rows.chunks(d).enumerate() {
+            let want: i64 = row.iter().zip(&x).map(|(&a, &b)| a as i64 * b as i64).sum();
+            assert_eq!(acc[l.score_coefficient(t)], want);
+        }
+    }
+}

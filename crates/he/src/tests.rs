@@ -1,0 +1,284 @@
+//! End-to-end checks of the HE step inside the crate (they need the test-only response
+//! switches); cross-crate tests live in the workspace's `tests/`.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use crate::holder::ResponseOptions;
+use crate::*;
+
+fn random_rows(rng: &mut ChaCha20Rng, n: usize, d: usize) -> Vec<i8> {
+    (0..n * d).map(|_| rng.random_range(-127..=127)).collect()
+}
+
+/// Runs a whole session and returns (decrypted scores, plaintext scores).
+fn session(
+    params: &ParameterSet,
+    g: usize,
+    probe: &[i8],
+    rows: &[i8],
+    mode: GalleryMode,
+    seed: u64,
+) -> (Vec<i64>, Vec<i64>) {
+    let d = probe.len();
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let layout = Layout::new(params, d, g).unwrap();
+    let k = share_bits_for_dimension(d);
+    let shape = SessionShape::new(params, layout, k).unwrap();
+    let gallery = PackedGallery::new(layout, rows.to_vec(), mode).unwrap();
+    let key = VerifierKey::generate(params, &mut rng);
+    let query = key.encrypt_query(&shape, probe, &mut rng).unwrap();
+    // Through the wire format, as a holder would see it.
+    let query = Query::decode(params, &shape, &query.encode(params)).unwrap();
+    let holder = HolderQuery::new(params, &shape, &query, &gallery).unwrap();
+    let mut got = Vec::new();
+    for block in holder.respond(&gallery, 0..holder.block_count(), &mut rng).unwrap() {
+        let count = block.masks.len();
+        assert_eq!(count, gallery.block_len(block.index));
+        let bytes = block.response.encode();
+        let response = ResponseBlock::decode(&shape, count, &bytes).unwrap();
+        let shares = key.decrypt_block(&shape, &response, count).unwrap();
+        got.extend(shares.iter().zip(&block.masks).map(|(&s, &r)| reconstruct_score(s, r, k)));
+    }
+    let want = plain::scores(probe, rows).into_iter().map(i64::from).collect();
+    (got, want)
+}
+
+fn check_all_groups(params: &ParameterSet, d: usize) {
+    let mut rng = ChaCha20Rng::seed_from_u64(d as u64);
+    for g in group_sizes(params, d) {
+        let cap = params.n() / g;
+        // Not a multiple of the block size: two blocks, the second partial.
+        let n = cap + 3;
+        let probe: Vec<i8> = random_rows(&mut rng, 1, d);
+        let mut rows = random_rows(&mut rng, n, d);
+        // Extreme rows: all +127 and all −127 against an extreme probe below.
+        rows[..d].fill(127);
+        rows[d..2 * d].fill(-127);
+        let (got, want) = session(params, g, &probe, &rows, GalleryMode::Pretransformed, g as u64);
+        assert_eq!(got, want, "{} d = {d} g = {g}", params.name);
+        let extreme = vec![127i8; d];
+        let (got, want) = session(params, g, &extreme, &rows[..3 * d], GalleryMode::Pretransformed, 7);
+        assert_eq!(got, want, "{} d = {d} g = {g} extreme", params.name);
+        assert_eq!(got[0], (d * 127 * 127) as i64);
+        assert_eq!(got[1], -((d * 127 * 127) as i64));
+    }
+}
+
+#[test]
+fn toy_scores_are_exact_for_every_group_size() {
+    check_all_groups(&ParameterSet::toy(), 128);
+    check_all_groups(&ParameterSet::toy(), 512);
+}
+
+#[test]
+fn default_scores_are_exact_for_every_group_size() {
+    check_all_groups(&ParameterSet::default_128(), 128);
+    check_all_groups(&ParameterSet::default_128(), 512);
+}
+
+#[test]
+fn on_the_fly_gallery_gives_the_same_response() {
+    let params = ParameterSet::toy();
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let (d, g) = (128, 4);
+    let probe = random_rows(&mut rng, 1, d);
+    let rows = random_rows(&mut rng, 300, d);
+    let a = session(&params, g, &probe, &rows, GalleryMode::Pretransformed, 11);
+    let b = session(&params, g, &probe, &rows, GalleryMode::OnTheFly, 11);
+    assert_eq!(a, b);
+    assert_eq!(a.0, a.1);
+}
+
+#[test]
+fn responses_are_reproducible_from_the_seed() {
+    let params = ParameterSet::toy();
+    let layout = Layout::new(&params, 16, 2).unwrap();
+    let shape = SessionShape::new(&params, layout, 19).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let rows = random_rows(&mut rng, 700, 16);
+    let gallery = PackedGallery::new(layout, rows, GalleryMode::Pretransformed).unwrap();
+    let run = || {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let key = VerifierKey::generate(&params, &mut rng);
+        let probe = random_rows(&mut rng, 1, 16);
+        let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
+        let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
+        (query.encode(&params), holder.respond(&gallery, 0..3, &mut rng).unwrap())
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn query_ciphertexts_decrypt_with_tfhe() {
+    use tfhe::core_crypto::prelude::*;
+    let params = ParameterSet::default_128();
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let layout = Layout::new(&params, 512, 256).unwrap();
+    let shape = SessionShape::new(&params, layout, 24).unwrap();
+    let key = VerifierKey::generate(&params, &mut rng);
+    let probe = random_rows(&mut rng, 1, 512);
+    let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
+    let n = params.n();
+    let mut expected = vec![0i64; n];
+    for (c, ct) in query.chunks.iter().enumerate() {
+        let mut container = ct.mask(&params);
+        container.extend_from_slice(&ct.body);
+        let glwe = GlweCiphertext::from_container(container, params.polynomial_size, CiphertextModulus::new_native());
+        let mut plain = PlaintextList::new(0u128, PlaintextCount(n));
+        decrypt_glwe_ciphertext(key.tfhe_key(), &glwe, &mut plain);
+        layout.probe_chunk_polynomial(&probe, c, &mut expected);
+        for (got, &want) in plain.as_ref().iter().zip(&expected) {
+            let noise = got.wrapping_sub((want as i128 as u128) << 104) as i128;
+            assert!(noise.abs() <= 16, "noise {noise} outside TUniform(4)");
+        }
+    }
+}
+
+/// Two-sample Kolmogorov–Smirnov statistic.
+fn ks_statistic(a: &mut [i64], b: &mut [i64]) -> f64 {
+    a.sort_unstable();
+    b.sort_unstable();
+    let (mut i, mut j, mut d) = (0usize, 0usize, 0f64);
+    while i < a.len() && j < b.len() {
+        let v = a[i].min(b[j]);
+        while i < a.len() && a[i] == v {
+            i += 1;
+        }
+        while j < b.len() && b[j] == v {
+            j += 1;
+        }
+        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    d
+}
+
+/// Decrypted noise of every score of a gallery, at the full modulus (no switching, so that a
+/// gallery-dependent term would be visible if flooding did not hide it).
+fn decrypted_noise(rows: &[i8], probe: &[i8], flooding: bool, seed: u64) -> Vec<i64> {
+    let params = ParameterSet::toy();
+    let d = probe.len();
+    let layout = Layout::new(&params, d, 1).unwrap();
+    let k = share_bits_for_dimension(d);
+    let shape = SessionShape::new(&params, layout, k).unwrap();
+    let gallery = PackedGallery::new(layout, rows.to_vec(), GalleryMode::Pretransformed).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let key = VerifierKey::generate(&params, &mut rng);
+    let query = key.encrypt_query(&shape, probe, &mut rng).unwrap();
+    let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
+    let options = ResponseOptions { flooding, modulus_switch: false };
+    let blocks = holder.respond_with(&gallery, 0..holder.block_count(), &mut rng, options).unwrap();
+    let delta = 1u64 << (params.log_q() - k);
+    let mut out = Vec::new();
+    for block in blocks {
+        let phases = key.decrypt_block_raw(&shape, &block.response, block.masks.len()).unwrap();
+        for w in phases {
+            // Distance of the phase to the nearest multiple of Δ, signed.
+            let rem = w.wrapping_add(delta / 2) % delta;
+            out.push(rem as i64 - (delta / 2) as i64);
+        }
+    }
+    out
+}
+
+#[test]
+fn flooding_hides_the_gallery_from_a_kolmogorov_smirnov_test() {
+    let (d, n) = (64usize, 10_240usize);
+    let mut rng = ChaCha20Rng::seed_from_u64(77);
+    // Same scores, different vectors: only the first component meets the probe.
+    let probe: Vec<i8> = std::iter::once(100).chain(std::iter::repeat_n(0, d - 1)).collect();
+    let firsts: Vec<i8> = (0..n).map(|_| rng.random_range(-127..=127)).collect();
+    let heavy: Vec<i8> = firsts
+        .iter()
+        .flat_map(|&f| std::iter::once(f).chain((1..d).map(|i| if i % 2 == 0 { 127 } else { -127 })))
+        .collect();
+    let light: Vec<i8> = firsts.iter().flat_map(|&f| std::iter::once(f).chain(std::iter::repeat_n(0, d - 1))).collect();
+    assert_eq!(plain::scores(&probe, &heavy), plain::scores(&probe, &light));
+
+    // Critical value of the two-sample KS test at α = 0.001.
+    let critical = 1.949 * ((2 * n) as f64 / (n * n) as f64).sqrt();
+    let mut a = decrypted_noise(&heavy, &probe, true, 1);
+    let mut b = decrypted_noise(&light, &probe, true, 2);
+    let flooded = ks_statistic(&mut a, &mut b);
+    assert!(flooded < critical, "flooded noise told apart: D = {flooded}, critical {critical}");
+
+    let mut a = decrypted_noise(&heavy, &probe, false, 1);
+    let mut b = decrypted_noise(&light, &probe, false, 2);
+    let bare = ks_statistic(&mut a, &mut b);
+    assert!(bare > critical, "unflooded noise not told apart: D = {bare}");
+}
+
+#[test]
+fn malformed_input_is_an_error_not_a_panic() {
+    let params = ParameterSet::toy();
+    let other = ParameterSet::default_128();
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let layout = Layout::new(&params, 32, 4).unwrap();
+    let shape = SessionShape::new(&params, layout, 20).unwrap();
+    let gallery = PackedGallery::new(layout, random_rows(&mut rng, 10, 32), GalleryMode::Pretransformed).unwrap();
+    let key = VerifierKey::generate(&params, &mut rng);
+    let probe = random_rows(&mut rng, 1, 32);
+    let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
+    let bytes = query.encode(&params);
+
+    // Wrong sizes on the wire.
+    assert!(matches!(Query::decode(&params, &shape, &bytes[1..]), Err(HeError::Malformed { .. })));
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(Query::decode(&params, &shape, &longer), Err(HeError::Malformed { .. })));
+    // Wrong parameter set.
+    assert!(matches!(Query::decode(&other, &shape, &bytes), Err(HeError::ParameterMismatch(_))));
+    assert!(matches!(HolderQuery::new(&other, &shape, &query, &gallery), Err(HeError::ParameterMismatch(_))));
+    let other_layout = Layout::new(&other, 32, 4).unwrap();
+    let other_shape = SessionShape::new(&other, other_layout, 20).unwrap();
+    assert!(matches!(key.encrypt_query(&other_shape, &probe, &mut rng), Err(HeError::ParameterMismatch(_))));
+    // Missing chunk, short body, unreduced coefficient.
+    let mut q = query.clone();
+    q.chunks.pop();
+    assert!(matches!(HolderQuery::new(&params, &shape, &q, &gallery), Err(HeError::Malformed { .. })));
+    let mut q = query.clone();
+    q.chunks[0].body.pop();
+    assert!(matches!(HolderQuery::new(&params, &shape, &q, &gallery), Err(HeError::Malformed { .. })));
+    let mut q = query.clone();
+    q.public_key.body[3] = 1u128 << 64;
+    assert!(matches!(HolderQuery::new(&params, &shape, &q, &gallery), Err(HeError::Malformed { .. })));
+    // Gallery of another layout.
+    let g8 = PackedGallery::new(Layout::new(&params, 32, 8).unwrap(), vec![1; 64], GalleryMode::OnTheFly).unwrap();
+    assert!(matches!(HolderQuery::new(&params, &shape, &query, &g8), Err(HeError::ParameterMismatch(_))));
+    // Probe of the wrong dimension, or with −128.
+    assert!(matches!(key.encrypt_query(&shape, &probe[1..], &mut rng), Err(HeError::WrongDimension { .. })));
+    let mut bad = probe.clone();
+    bad[0] = i8::MIN;
+    assert!(matches!(key.encrypt_query(&shape, &bad, &mut rng), Err(HeError::Malformed { .. })));
+    // Gallery rows that are not whole vectors.
+    assert!(matches!(PackedGallery::new(layout, vec![0; 33], GalleryMode::OnTheFly), Err(HeError::WrongDimension { .. })));
+
+    // Responses: wrong length, non-zero padding, too many scores, values past 2^b.
+    let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
+    let block = holder.respond(&gallery, 0..1, &mut rng).unwrap().remove(0);
+    let enc = block.response.encode();
+    assert!(ResponseBlock::decode(&shape, 10, &enc[..enc.len() - 1]).is_err());
+    assert!(ResponseBlock::decode(&shape, 11, &enc).is_err());
+    assert!(ResponseBlock::decode(&shape, 0, &enc).is_err());
+    assert!(key.decrypt_block(&shape, &block.response, 11).is_err());
+    let mut wide = block.response.clone();
+    wide.body[0] = u64::MAX;
+    assert!(matches!(key.decrypt_block(&shape, &wide, 10), Err(HeError::Malformed { .. })));
+    let mut short = block.response.clone();
+    short.mask.pop();
+    assert!(matches!(key.decrypt_block(&shape, &short, 10), Err(HeError::Malformed { .. })));
+}
+
+#[test]
+fn flooding_limit_is_enforced_for_huge_galleries() {
+    let mut params = ParameterSet::toy();
+    // Pretend the toy set promised 40 bits: its flooding cannot deliver that.
+    params.statistical_security_bits = 40;
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let layout = Layout::new(&params, 32, 4).unwrap();
+    let shape = SessionShape::new(&params, layout, 20).unwrap();
+    let gallery = PackedGallery::new(layout, random_rows(&mut rng, 10, 32), GalleryMode::OnTheFly).unwrap();
+    let key = VerifierKey::generate(&params, &mut rng);
+    let query = key.encrypt_query(&shape, &random_rows(&mut rng, 1, 32), &mut rng).unwrap();
+    assert!(matches!(HolderQuery::new(&params, &shape, &query, &gallery), Err(HeError::FloodingTooWeak { .. })));
+}

@@ -1,0 +1,151 @@
+//! The verifier's side: per-session key, query encryption, share decryption.
+
+use rand::{CryptoRng, Rng};
+use tfhe::core_crypto::commons::math::random::{RandomGenerator, Seed};
+use tfhe::core_crypto::prelude::{
+    DefaultRandomGenerator, GlweSecretKeyOwned, SecretRandomGenerator, TUniform,
+    allocate_and_generate_new_binary_glwe_secret_key,
+};
+
+use crate::error::{HeError, Result};
+use crate::fourier::{NegacyclicFft, mul_by_small};
+use crate::layout::Layout;
+use crate::params::{ParameterSet, modulus_mask};
+use crate::quantise::check_quantised;
+use crate::wire::{SEED_BYTES, SeededCiphertext};
+use crate::{Query, ResponseBlock, SessionShape};
+
+/// The verifier's secret key for one session: a uniform binary GLWE key of dimension 1.
+///
+/// Not `Debug` and never serialised: it must not reach a log.
+pub struct VerifierKey {
+    params: ParameterSet,
+    secret: GlweSecretKeyOwned<u128>,
+    secret_fourier: Vec<f64>,
+    fft: std::sync::Arc<NegacyclicFft>,
+}
+
+impl VerifierKey {
+    /// Generates a fresh key (tfhe's binary GLWE key generation, seeded from `rng`).
+    pub fn generate<R: Rng + CryptoRng>(params: &ParameterSet, rng: &mut R) -> Self {
+        params.validate().expect("named parameter sets are valid");
+        let mut generator =
+            SecretRandomGenerator::<DefaultRandomGenerator>::new(Seed(rng.random::<u128>()));
+        let secret = allocate_and_generate_new_binary_glwe_secret_key(
+            params.glwe_dimension,
+            params.polynomial_size,
+            &mut generator,
+        );
+        let fft = NegacyclicFft::get(params.n());
+        let mut scratch = fft.scratch();
+        let mut secret_fourier = vec![0f64; params.n()];
+        let s = secret.as_ref();
+        fft.forward(|j| s[j] as i64, &mut secret_fourier, &mut scratch);
+        Self { params: params.clone(), secret, secret_fourier, fft }
+    }
+
+    /// The parameter set of this key.
+    pub fn params(&self) -> &ParameterSet {
+        &self.params
+    }
+
+    /// The underlying tfhe key (for cross-checks with tfhe's own algorithms).
+    pub fn tfhe_key(&self) -> &GlweSecretKeyOwned<u128> {
+        &self.secret
+    }
+
+    /// Encrypts `plaintext` (already scaled, mod Q) as a seeded GLWE ciphertext:
+    /// body = a·s + e + plaintext with a expanded from a fresh seed and e ← TUniform(η).
+    fn encrypt_seeded(
+        &self,
+        plaintext: &[u128],
+        noise: &mut RandomGenerator<DefaultRandomGenerator>,
+        seed: [u8; SEED_BYTES],
+        scratch: &mut crate::fourier::FftScratch,
+    ) -> SeededCiphertext {
+        let p = &self.params;
+        let ct = SeededCiphertext { seed, body: Vec::new() };
+        let mask = ct.mask(p);
+        let mut body = mul_by_small(&self.fft, &mask, p.log_q(), &self.secret_fourier, scratch)
+            .expect("a·s with a binary key is far inside the exact range");
+        let eta = TUniform::<u128>::new(p.noise_bound_log2);
+        for (b, m) in body.iter_mut().zip(plaintext) {
+            let e: u128 = noise.random_from_distribution(eta);
+            *b = p.reduce(b.wrapping_add(e).wrapping_add(*m));
+        }
+        SeededCiphertext { seed, body }
+    }
+
+    /// Encrypts a quantised probe under `shape`: the public key (an encryption of zero) and
+    /// one ciphertext per chunk, carrying `Δ·Q_c(X)` with Δ = Q/2^k.
+    ///
+    /// # Errors
+    /// [`HeError::WrongDimension`] / [`HeError::Malformed`] for a bad probe,
+    /// [`HeError::ParameterMismatch`] when `shape` belongs to another parameter set.
+    pub fn encrypt_query<R: Rng + CryptoRng>(
+        &self,
+        shape: &SessionShape,
+        probe: &[i8],
+        rng: &mut R,
+    ) -> Result<Query> {
+        shape.check_params(&self.params)?;
+        let layout = &shape.layout;
+        check_quantised(probe, layout.dimension())?;
+        let p = &self.params;
+        let n = p.n();
+        let delta_log = p.log_q() - shape.share_bits;
+        let mut noise = RandomGenerator::<DefaultRandomGenerator>::new(Seed(rng.random::<u128>()));
+        let mut scratch = self.fft.scratch();
+        let zero = vec![0u128; n];
+        let public_key = self.encrypt_seeded(&zero, &mut noise, rng.random(), &mut scratch);
+        let mut chunk_poly = vec![0i64; n];
+        let mut plaintext = vec![0u128; n];
+        let chunks = (0..layout.chunk_count())
+            .map(|c| {
+                layout.probe_chunk_polynomial(probe, c, &mut chunk_poly);
+                for (m, &v) in plaintext.iter_mut().zip(&chunk_poly) {
+                    *m = p.reduce((v as i128 as u128).wrapping_shl(delta_log));
+                }
+                self.encrypt_seeded(&plaintext, &mut noise, rng.random(), &mut scratch)
+            })
+            .collect();
+        Ok(Query { public_key, chunks })
+    }
+
+    /// Decrypts the verifier's shares from one response block holding `count` scores:
+    /// share_t = round((body_t − (mask·s)[t·g+g−1]) / 2^(b−k)) mod 2^k.
+    ///
+    /// # Errors
+    /// [`HeError::Malformed`] when the block does not have the shape of the session.
+    pub fn decrypt_block(&self, shape: &SessionShape, block: &ResponseBlock, count: usize) -> Result<Vec<u32>> {
+        let noisy = self.decrypt_block_raw(shape, block, count)?;
+        let b = block.switched_modulus_log;
+        let k = shape.share_bits;
+        let shift = b - k;
+        Ok(noisy
+            .into_iter()
+            .map(|w| (((w + (1u64 << (shift - 1))) >> shift) & (modulus_mask(k) as u64)) as u32)
+            .collect())
+    }
+
+    /// The undecoded phases `body_t − (mask·s)[coefficient]` mod 2^b.
+    pub(crate) fn decrypt_block_raw(&self, shape: &SessionShape, block: &ResponseBlock, count: usize) -> Result<Vec<u64>> {
+        shape.check_params(&self.params)?;
+        block.check_shape(shape)?;
+        let layout: &Layout = &shape.layout;
+        if count != block.body.len() {
+            return Err(HeError::Malformed {
+                object: "response block",
+                reason: format!("{} scores in the block, {count} expected", block.body.len()),
+            });
+        }
+        let b = block.switched_modulus_log;
+        let mut scratch = self.fft.scratch();
+        let mask: Vec<u128> = block.mask.iter().map(|&v| v as u128).collect();
+        let mask_s = mul_by_small(&self.fft, &mask, b, &self.secret_fourier, &mut scratch)?;
+        let modulus = modulus_mask(b) as u64;
+        Ok((0..count)
+            .map(|t| block.body[t].wrapping_sub(mask_s[layout.score_coefficient(t)] as u64) & modulus)
+            .collect())
+    }
+}

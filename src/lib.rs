@@ -1,0 +1,2 @@
+//! privface
+pub use privface_he as he;
