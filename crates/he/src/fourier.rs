@@ -45,7 +45,12 @@ pub struct NegacyclicFft {
 pub struct FftScratch {
     buf: Vec<c64>,
     stack: PodBuffer,
+    digits: Vec<i64>,
 }
+
+/// Adding and subtracting 1.5·2^52 rounds an f64 of magnitude below 2^51 to the nearest
+/// integer (ties to even) without a libm call.
+const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
 
 impl NegacyclicFft {
     /// The shared transform for ring degree `n` (built once per process).
@@ -53,7 +58,9 @@ impl NegacyclicFft {
         static PLANS: OnceLock<Mutex<HashMap<usize, Arc<NegacyclicFft>>>> = OnceLock::new();
         let map = PLANS.get_or_init(Default::default);
         let mut map = map.lock().expect("FFT plan cache poisoned");
-        map.entry(n).or_insert_with(|| Arc::new(Self::new(n))).clone()
+        map.entry(n)
+            .or_insert_with(|| Arc::new(Self::new(n)))
+            .clone()
     }
 
     fn new(n: usize) -> Self {
@@ -66,7 +73,12 @@ impl NegacyclicFft {
                 (angle.cos(), angle.sin())
             })
             .unzip();
-        Self { n, plan, twist_re, twist_im }
+        Self {
+            n,
+            plan,
+            twist_re,
+            twist_im,
+        }
     }
 
     /// Ring degree N.
@@ -79,11 +91,17 @@ impl NegacyclicFft {
         FftScratch {
             buf: vec![c64::new(0.0, 0.0); self.n / 2],
             stack: PodBuffer::new(self.plan.fft_scratch()),
+            digits: Vec::new(),
         }
     }
 
     /// Forward transform of integer coefficients (each |a| < 2^52) into tile layout.
-    pub fn forward(&self, coeffs: impl Fn(usize) -> i64, out: &mut [f64], scratch: &mut FftScratch) {
+    pub fn forward(
+        &self,
+        coeffs: impl Fn(usize) -> i64,
+        out: &mut [f64],
+        scratch: &mut FftScratch,
+    ) {
         let half = self.n / 2;
         assert_eq!(out.len(), self.n, "tile layout length");
         for j in 0..half {
@@ -91,8 +109,12 @@ impl NegacyclicFft {
             let (wr, wi) = (self.twist_re[j], self.twist_im[j]);
             scratch.buf[j] = c64::new(re * wr - im * wi, re * wi + im * wr);
         }
-        self.plan.fwd(&mut scratch.buf, PodStack::new(&mut scratch.stack));
-        for (tile, values) in out.chunks_exact_mut(TILE_F64).zip(scratch.buf.chunks_exact(TILE)) {
+        self.plan
+            .fwd(&mut scratch.buf, PodStack::new(&mut scratch.stack));
+        for (tile, values) in out
+            .chunks_exact_mut(TILE_F64)
+            .zip(scratch.buf.chunks_exact(TILE))
+        {
             for (k, z) in values.iter().enumerate() {
                 tile[k] = z.re;
                 tile[TILE + k] = z.im;
@@ -106,12 +128,16 @@ impl NegacyclicFft {
         let half = self.n / 2;
         assert_eq!(input.len(), self.n, "tile layout length");
         assert_eq!(out.len(), self.n, "coefficient count");
-        for (tile, values) in input.chunks_exact(TILE_F64).zip(scratch.buf.chunks_exact_mut(TILE)) {
+        for (tile, values) in input
+            .chunks_exact(TILE_F64)
+            .zip(scratch.buf.chunks_exact_mut(TILE))
+        {
             for (k, z) in values.iter_mut().enumerate() {
                 *z = c64::new(tile[k], tile[TILE + k]);
             }
         }
-        self.plan.inv(&mut scratch.buf, PodStack::new(&mut scratch.stack));
+        self.plan
+            .inv(&mut scratch.buf, PodStack::new(&mut scratch.stack));
         let scale = 1.0 / half as f64;
         let mut residue = 0f64;
         for j in 0..half {
@@ -119,7 +145,10 @@ impl NegacyclicFft {
             let (wr, wi) = (self.twist_re[j], -self.twist_im[j]);
             let re = (z.re * wr - z.im * wi) * scale;
             let im = (z.re * wi + z.im * wr) * scale;
-            let (rr, ri) = (re.round(), im.round());
+            let (rr, ri) = (
+                (re + ROUNDING_MAGIC) - ROUNDING_MAGIC,
+                (im + ROUNDING_MAGIC) - ROUNDING_MAGIC,
+            );
             residue = residue.max((re - rr).abs()).max((im - ri).abs());
             out[j] = rr as i64;
             out[j + half] = ri as i64;
@@ -156,10 +185,17 @@ pub fn recombine(limb_values: impl Iterator<Item = i64>, log_q: u32) -> u128 {
 }
 
 /// Transforms each limb of a polynomial mod 2^q into `out` (limb-major, N f64 per limb).
-pub fn forward_limbs(fft: &NegacyclicFft, poly: &[u128], limbs: usize, out: &mut [f64], scratch: &mut FftScratch) {
+pub fn forward_limbs(
+    fft: &NegacyclicFft,
+    poly: &[u128],
+    limbs: usize,
+    out: &mut [f64],
+    scratch: &mut FftScratch,
+) {
     let n = fft.n();
     assert_eq!(out.len(), limbs * n, "limb transform length");
-    let mut digits = vec![0i64; limbs * n];
+    let mut digits = std::mem::take(&mut scratch.digits);
+    digits.resize(limbs * n, 0);
     let mut tmp = [0i64; 8];
     for (j, &x) in poly.iter().enumerate() {
         signed_limbs(x, limbs, &mut tmp);
@@ -171,6 +207,7 @@ pub fn forward_limbs(fft: &NegacyclicFft, poly: &[u128], limbs: usize, out: &mut
         let d = &digits[l * n..(l + 1) * n];
         fft.forward(|j| d[j], &mut out[l * n..(l + 1) * n], scratch);
     }
+    scratch.digits = digits;
 }
 
 /// Inverts `limbs` accumulated limb transforms (limb-major) and recombines them mod 2^q.
@@ -183,17 +220,24 @@ pub fn inverse_limbs(
     scratch: &mut FftScratch,
 ) -> Result<()> {
     let n = fft.n();
-    let mut values = vec![0i64; limbs * n];
+    let mut values = std::mem::take(&mut scratch.digits);
+    values.resize(limbs * n, 0);
     let mut residue = 0f64;
     for l in 0..limbs {
-        residue = residue.max(fft.inverse(&acc[l * n..(l + 1) * n], &mut values[l * n..(l + 1) * n], scratch));
+        residue = residue.max(fft.inverse(
+            &acc[l * n..(l + 1) * n],
+            &mut values[l * n..(l + 1) * n],
+            scratch,
+        ));
     }
     if residue > RESIDUE_GUARD {
+        scratch.digits = values;
         return Err(HeError::PrecisionGuard(residue));
     }
     for (j, o) in out.iter_mut().enumerate() {
         *o = recombine((0..limbs).map(|l| values[l * n + j]), log_q);
     }
+    scratch.digits = values;
     Ok(())
 }
 
@@ -212,7 +256,10 @@ pub fn mul_by_small(
     forward_limbs(fft, big, limbs, &mut f, scratch);
     for l in 0..limbs {
         let limb = &mut f[l * n..(l + 1) * n];
-        for (a, b) in limb.chunks_exact_mut(TILE_F64).zip(small_fourier.chunks_exact(TILE_F64)) {
+        for (a, b) in limb
+            .chunks_exact_mut(TILE_F64)
+            .zip(small_fourier.chunks_exact(TILE_F64))
+        {
             for k in 0..TILE {
                 let (ar, ai, br, bi) = (a[k], a[TILE + k], b[k], b[TILE + k]);
                 a[k] = ar * br - ai * bi;
@@ -256,33 +303,46 @@ fn complex_mac(acc: &mut [f64; TILE_F64], q: &[f64], y: &[f64; TILE_F64]) {
     }
 }
 
+/// Chunks processed per pass over a block: the query sub-tile (`CHUNK_STEP·S` tiles) and the
+/// block's gallery sub-tile stay in L1 while every block of the group uses them.
+const CHUNK_STEP: usize = 8;
+
 impl<const S: usize> Accumulate<'_, S> {
     #[inline(always)]
     fn run(mut self) {
         let tiles = self.pk.len() / (S * TILE_F64);
         let chunks = self.chunks;
         let qstride = chunks * S * TILE_F64;
+        let stream_len = tiles * TILE_F64;
+        let mut acc = vec![[[0f64; TILE_F64]; S]; self.blocks.len()];
         for tile in 0..tiles {
             let qt = &self.query[tile * qstride..(tile + 1) * qstride];
             let pkt = &self.pk[tile * S * TILE_F64..(tile + 1) * S * TILE_F64];
-            for (gallery, u, out) in self.blocks.iter_mut() {
-                let yt = &gallery[tile * chunks * TILE_F64..(tile + 1) * chunks * TILE_F64];
-                let mut acc = [[0f64; TILE_F64]; S];
-                for (y, q) in yt.chunks_exact(TILE_F64).zip(qt.chunks_exact(S * TILE_F64)) {
-                    let y: &[f64; TILE_F64] = y.try_into().expect("tile");
-                    for s in 0..S {
-                        complex_mac(&mut acc[s], &q[s * TILE_F64..(s + 1) * TILE_F64], y);
+            acc.iter_mut().for_each(|a| *a = [[0f64; TILE_F64]; S]);
+            for c0 in (0..chunks).step_by(CHUNK_STEP) {
+                let c1 = (c0 + CHUNK_STEP).min(chunks);
+                let q = &qt[c0 * S * TILE_F64..c1 * S * TILE_F64];
+                for ((gallery, _, _), slot) in self.blocks.iter().zip(acc.iter_mut()) {
+                    let y =
+                        &gallery[(tile * chunks + c0) * TILE_F64..(tile * chunks + c1) * TILE_F64];
+                    let mut a = *slot;
+                    for (yc, qc) in y.chunks_exact(TILE_F64).zip(q.chunks_exact(S * TILE_F64)) {
+                        let yc: &[f64; TILE_F64] = yc.try_into().expect("tile");
+                        for s in 0..S {
+                            complex_mac(&mut a[s], &qc[s * TILE_F64..(s + 1) * TILE_F64], yc);
+                        }
                     }
+                    *slot = a;
                 }
-                let ut: &[f64; TILE_F64] =
-                    u[tile * TILE_F64..(tile + 1) * TILE_F64].try_into().expect("tile");
+            }
+            for ((_, u, out), a) in self.blocks.iter_mut().zip(acc.iter_mut()) {
+                let ut: &[f64; TILE_F64] = u[tile * TILE_F64..(tile + 1) * TILE_F64]
+                    .try_into()
+                    .expect("tile");
                 for s in 0..S {
-                    complex_mac(&mut acc[s], &pkt[s * TILE_F64..(s + 1) * TILE_F64], ut);
-                }
-                let stream_len = tiles * TILE_F64;
-                for s in 0..S {
+                    complex_mac(&mut a[s], &pkt[s * TILE_F64..(s + 1) * TILE_F64], ut);
                     out[s * stream_len + tile * TILE_F64..s * stream_len + (tile + 1) * TILE_F64]
-                        .copy_from_slice(&acc[s]);
+                        .copy_from_slice(&a[s]);
                 }
             }
         }
@@ -299,9 +359,91 @@ impl<const S: usize> pulp::WithSimd for Accumulate<'_, S> {
     }
 }
 
-/// Runs the kernel with the best instruction set this CPU has.
+/// Runs the kernel with the best instruction set this CPU has: an explicit AVX-512 kernel
+/// (accumulators pinned in registers), otherwise the portable one under pulp's dispatch.
 pub fn accumulate<const S: usize>(job: Accumulate<'_, S>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        return pulp::Simd::vectorize(simd, avx512::Kernel { simd, job });
+    }
     pulp::Arch::new().dispatch(job)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use pulp::bytemuck::cast;
+    use pulp::f64x8;
+    use pulp::x86::V4;
+
+    use super::{Accumulate, CHUNK_STEP, TILE, TILE_F64};
+
+    pub(super) struct Kernel<'a, const S: usize> {
+        pub simd: V4,
+        pub job: Accumulate<'a, S>,
+    }
+
+    #[inline(always)]
+    fn load(tile: &[f64], at: usize) -> (f64x8, f64x8) {
+        let re: [f64; TILE] = tile[at..at + TILE].try_into().expect("tile");
+        let im: [f64; TILE] = tile[at + TILE..at + TILE_F64].try_into().expect("tile");
+        (cast(re), cast(im))
+    }
+
+    #[inline(always)]
+    fn mac(simd: V4, re: &mut f64x8, im: &mut f64x8, q: (f64x8, f64x8), y: (f64x8, f64x8)) {
+        *re = simd.mul_add_f64x8(q.0, y.0, *re);
+        *re = simd.negate_mul_add_f64x8(q.1, y.1, *re);
+        *im = simd.mul_add_f64x8(q.0, y.1, *im);
+        *im = simd.mul_add_f64x8(q.1, y.0, *im);
+    }
+
+    impl<const S: usize> pulp::WithSimd for Kernel<'_, S> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<Sm: pulp::Simd>(self, _: Sm) {
+            let Kernel { simd, mut job } = self;
+            let tiles = job.pk.len() / (S * TILE_F64);
+            let chunks = job.chunks;
+            let qstride = chunks * S * TILE_F64;
+            let stream_len = tiles * TILE_F64;
+            let zero = simd.splat_f64x8(0.0);
+            let mut slots = vec![([zero; S], [zero; S]); job.blocks.len()];
+            for tile in 0..tiles {
+                let qt = &job.query[tile * qstride..(tile + 1) * qstride];
+                let pkt = &job.pk[tile * S * TILE_F64..(tile + 1) * S * TILE_F64];
+                slots
+                    .iter_mut()
+                    .for_each(|slot| *slot = ([zero; S], [zero; S]));
+                for c0 in (0..chunks).step_by(CHUNK_STEP) {
+                    let c1 = (c0 + CHUNK_STEP).min(chunks);
+                    let q = &qt[c0 * S * TILE_F64..c1 * S * TILE_F64];
+                    for ((gallery, _, _), slot) in job.blocks.iter().zip(slots.iter_mut()) {
+                        let y = &gallery
+                            [(tile * chunks + c0) * TILE_F64..(tile * chunks + c1) * TILE_F64];
+                        // All 2·S accumulators live in registers for the whole chunk range.
+                        let (mut re, mut im) = *slot;
+                        for (yc, qc) in y.chunks_exact(TILE_F64).zip(q.chunks_exact(S * TILE_F64)) {
+                            let yv = load(yc, 0);
+                            for s in 0..S {
+                                mac(simd, &mut re[s], &mut im[s], load(qc, s * TILE_F64), yv);
+                            }
+                        }
+                        *slot = (re, im);
+                    }
+                }
+                for ((_, u, out), (re, im)) in job.blocks.iter_mut().zip(slots.iter_mut()) {
+                    let uv = load(u, tile * TILE_F64);
+                    for s in 0..S {
+                        mac(simd, &mut re[s], &mut im[s], load(pkt, s * TILE_F64), uv);
+                        let at = s * stream_len + tile * TILE_F64;
+                        let (r, i): ([f64; TILE], [f64; TILE]) = (cast(re[s]), cast(im[s]));
+                        out[at..at + TILE].copy_from_slice(&r);
+                        out[at + TILE..at + TILE_F64].copy_from_slice(&i);
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -321,18 +463,30 @@ mod tests {
                 }
             }
         }
-        out.into_iter().map(|v| v as u128 & modulus_mask(modulus_bits)).collect()
+        out.into_iter()
+            .map(|v| v as u128 & modulus_mask(modulus_bits))
+            .collect()
     }
 
     #[test]
     fn limbs_round_trip() {
         let mut l = [0i64; 8];
-        for x in [0u128, 1, u128::MAX, 1 << 127, 0x1234_5678_9abc_def0_1122_3344_5566_7788] {
+        for x in [
+            0u128,
+            1,
+            u128::MAX,
+            1 << 127,
+            0x1234_5678_9abc_def0_1122_3344_5566_7788,
+        ] {
             for q in [64u32, 128] {
                 let limbs = q.div_ceil(LIMB_BITS) as usize;
                 let x = x & modulus_mask(q);
                 signed_limbs(x, limbs, &mut l);
-                assert!(l[..limbs].iter().all(|&v| (-(1 << 21)..(1 << 21)).contains(&v)));
+                assert!(
+                    l[..limbs]
+                        .iter()
+                        .all(|&v| (-(1 << 21)..(1 << 21)).contains(&v))
+                );
                 assert_eq!(recombine(l[..limbs].iter().copied(), q), x);
             }
         }
@@ -345,7 +499,9 @@ mod tests {
         let mut scratch = fft.scratch();
         let mut state = 0x1234_5678_u128;
         let mut next = || {
-            state = state.wrapping_mul(0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645).wrapping_add(1);
+            state = state
+                .wrapping_mul(0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645)
+                .wrapping_add(1);
             state
         };
         for log_q in [64u32, 128] {

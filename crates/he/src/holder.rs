@@ -9,14 +9,17 @@ use tfhe::core_crypto::commons::math::random::{RandomGenerator, Seed};
 use tfhe::core_crypto::prelude::{DefaultRandomGenerator, TUniform};
 
 use crate::error::{HeError, Result};
-use crate::fourier::{Accumulate, FftScratch, NegacyclicFft, TILE_F64, accumulate, forward_limbs, inverse_limbs};
+use crate::fourier::{
+    Accumulate, FftScratch, NegacyclicFft, TILE_F64, accumulate, forward_limbs, inverse_limbs,
+};
 use crate::layout::Layout;
 use crate::params::{ParameterSet, modulus_mask};
 use crate::quantise::check_quantised;
 use crate::{Query, ResponseBlock, SessionShape};
 
-/// Blocks processed together so one tile of the query transform serves all of them from cache.
-const GROUP_BLOCKS: usize = 4;
+/// Most blocks processed together: one pass over the query transform (hundreds of MB at g = 1)
+/// serves all of them, so the query is read from memory once per group instead of per block.
+const MAX_GROUP_BLOCKS: usize = 16;
 
 /// The holder's gallery, packed for one layout.
 ///
@@ -52,7 +55,10 @@ impl PackedGallery {
     pub fn new(layout: Layout, rows: Vec<i8>, mode: GalleryMode) -> Result<Self> {
         let d = layout.dimension();
         if rows.len() % d != 0 {
-            return Err(HeError::WrongDimension { expected: d, actual: rows.len() % d });
+            return Err(HeError::WrongDimension {
+                expected: d,
+                actual: rows.len() % d,
+            });
         }
         for row in rows.chunks_exact(d) {
             check_quantised(row, d)?;
@@ -66,13 +72,24 @@ impl PackedGallery {
                     .into_par_iter()
                     .map_init(
                         || fft.scratch(),
-                        |scratch, b| transform_block(&layout, &fft, block_rows(&layout, &rows, len, b), scratch),
+                        |scratch, b| {
+                            transform_block(
+                                &layout,
+                                &fft,
+                                block_rows(&layout, &rows, len, b),
+                                scratch,
+                            )
+                        },
                     )
                     .collect();
                 Storage::Fourier(blocks)
             }
         };
-        Ok(Self { layout, len, storage })
+        Ok(Self {
+            layout,
+            len,
+            storage,
+        })
     }
 
     /// Number of gallery vectors.
@@ -106,11 +123,22 @@ impl PackedGallery {
     }
 
     /// The transform of block `b`: borrowed when pretransformed, computed into `buf` otherwise.
-    fn block_fourier<'a>(&'a self, b: usize, buf: &'a mut Vec<f64>, fft: &NegacyclicFft, scratch: &mut FftScratch) -> &'a [f64] {
+    fn block_fourier<'a>(
+        &'a self,
+        b: usize,
+        buf: &'a mut Vec<f64>,
+        fft: &NegacyclicFft,
+        scratch: &mut FftScratch,
+    ) -> &'a [f64] {
         match &self.storage {
             Storage::Fourier(blocks) => &blocks[b],
             Storage::Rows(rows) => {
-                *buf = transform_block(&self.layout, fft, block_rows(&self.layout, rows, self.len, b), scratch);
+                *buf = transform_block(
+                    &self.layout,
+                    fft,
+                    block_rows(&self.layout, rows, self.len, b),
+                    scratch,
+                );
                 buf
             }
         }
@@ -124,7 +152,12 @@ fn block_rows<'a>(layout: &Layout, rows: &'a [i8], len: usize, b: usize) -> &'a 
 }
 
 /// Transforms the m chunk polynomials of one block into `[tile][chunk][TILE_F64]` layout.
-fn transform_block(layout: &Layout, fft: &NegacyclicFft, rows: &[i8], scratch: &mut FftScratch) -> Vec<f64> {
+fn transform_block(
+    layout: &Layout,
+    fft: &NegacyclicFft,
+    rows: &[i8],
+    scratch: &mut FftScratch,
+) -> Vec<f64> {
     let (n, m) = (layout.polynomial_size(), layout.chunk_count());
     let mut out = vec![0f64; m * n];
     let mut poly = vec![0i64; n];
@@ -181,10 +214,17 @@ impl HolderQuery {
     /// [`HeError::Malformed`] when the query has the wrong number or size of ciphertexts or a
     /// coefficient out of range, and [`HeError::FloodingTooWeak`] when a response over
     /// `gallery.len()` vectors could not be hidden at the set's statistical level.
-    pub fn new(params: &ParameterSet, shape: &SessionShape, query: &Query, gallery: &PackedGallery) -> Result<Self> {
+    pub fn new(
+        params: &ParameterSet,
+        shape: &SessionShape,
+        query: &Query,
+        gallery: &PackedGallery,
+    ) -> Result<Self> {
         shape.check_params(params)?;
         if gallery.layout() != &shape.layout {
-            return Err(HeError::ParameterMismatch("gallery is packed for another layout".to_owned()));
+            return Err(HeError::ParameterMismatch(
+                "gallery is packed for another layout".to_owned(),
+            ));
         }
         query.check_shape(params, shape)?;
         let layout = &shape.layout;
@@ -200,19 +240,24 @@ impl HolderQuery {
             forward_limbs(&fft, &ct.body, limbs, &mut f[limbs * n..], scratch);
             f
         };
-        let per_chunk: Vec<Vec<f64>> = query
-            .chunks
-            .par_iter()
-            .map_init(|| fft.scratch(), |scratch, ct| transform(ct, scratch))
-            .collect();
         let tiles = n / TILE_F64;
         let mut query_fourier = vec![0f64; m * streams * n];
-        for (c, f) in per_chunk.iter().enumerate() {
-            for s in 0..streams {
+        // Transform a batch of chunks in parallel, then scatter it into tile-major order; the
+        // batch bounds the temporary memory.
+        const BATCH: usize = 32;
+        for (b, batch) in query.chunks.chunks(BATCH).enumerate() {
+            let transformed: Vec<Vec<f64>> = batch
+                .par_iter()
+                .map_init(|| fft.scratch(), |scratch, ct| transform(ct, scratch))
+                .collect();
+            for (i, f) in transformed.iter().enumerate() {
+                let c = b * BATCH + i;
                 for tile in 0..tiles {
-                    let at = ((tile * m + c) * streams + s) * TILE_F64;
-                    let from = s * n + tile * TILE_F64;
-                    query_fourier[at..at + TILE_F64].copy_from_slice(&f[from..from + TILE_F64]);
+                    for s in 0..streams {
+                        let at = ((tile * m + c) * streams + s) * TILE_F64;
+                        let from = s * n + tile * TILE_F64;
+                        query_fourier[at..at + TILE_F64].copy_from_slice(&f[from..from + TILE_F64]);
+                    }
                 }
             }
         }
@@ -221,10 +266,18 @@ impl HolderQuery {
         for s in 0..streams {
             for tile in 0..tiles {
                 let at = (tile * streams + s) * TILE_F64;
-                pk_fourier[at..at + TILE_F64].copy_from_slice(&pk[s * n + tile * TILE_F64..][..TILE_F64]);
+                pk_fourier[at..at + TILE_F64]
+                    .copy_from_slice(&pk[s * n + tile * TILE_F64..][..TILE_F64]);
             }
         }
-        Ok(Self { params: params.clone(), shape: shape.clone(), gallery_len: gallery.len(), query_fourier, pk_fourier, fft })
+        Ok(Self {
+            params: params.clone(),
+            shape: shape.clone(),
+            gallery_len: gallery.len(),
+            query_fourier,
+            pk_fourier,
+            fft,
+        })
     }
 
     /// Number of response blocks for the gallery this query was checked against.
@@ -237,8 +290,21 @@ impl HolderQuery {
     /// Call it with consecutive ranges to stream a large gallery in bounded memory. All
     /// randomness (re-randomiser, noise, flooding, masks) is drawn from `rng` up front, one seed
     /// per block, so the output does not depend on thread scheduling.
-    pub fn respond<R: Rng + CryptoRng>(&self, gallery: &PackedGallery, blocks: Range<usize>, rng: &mut R) -> Result<Vec<HolderBlock>> {
-        self.respond_with(gallery, blocks, rng, ResponseOptions { flooding: true, modulus_switch: true })
+    pub fn respond<R: Rng + CryptoRng>(
+        &self,
+        gallery: &PackedGallery,
+        blocks: Range<usize>,
+        rng: &mut R,
+    ) -> Result<Vec<HolderBlock>> {
+        self.respond_with(
+            gallery,
+            blocks,
+            rng,
+            ResponseOptions {
+                flooding: true,
+                modulus_switch: true,
+            },
+        )
     }
 
     pub(crate) fn respond_with<R: Rng + CryptoRng>(
@@ -249,18 +315,33 @@ impl HolderQuery {
         options: ResponseOptions,
     ) -> Result<Vec<HolderBlock>> {
         if gallery.len() != self.gallery_len || gallery.layout() != &self.shape.layout {
-            return Err(HeError::ParameterMismatch("query was checked against another gallery".to_owned()));
+            return Err(HeError::ParameterMismatch(
+                "query was checked against another gallery".to_owned(),
+            ));
         }
-        assert!(blocks.end <= self.block_count(), "block range past the gallery");
+        assert!(
+            blocks.end <= self.block_count(),
+            "block range past the gallery"
+        );
         let seeds: Vec<(usize, u128)> = blocks.map(|b| (b, rng.random::<u128>())).collect();
+        // As few groups as keep every thread busy, each at most MAX_GROUP_BLOCKS.
+        let group = seeds
+            .len()
+            .div_ceil(rayon::current_num_threads())
+            .clamp(1, MAX_GROUP_BLOCKS);
         let groups: Vec<Vec<HolderBlock>> = seeds
-            .par_chunks(GROUP_BLOCKS)
+            .par_chunks(group)
             .map(|group| self.respond_group(gallery, group, options))
             .collect::<Result<_>>()?;
         Ok(groups.into_iter().flatten().collect())
     }
 
-    fn respond_group(&self, gallery: &PackedGallery, group: &[(usize, u128)], options: ResponseOptions) -> Result<Vec<HolderBlock>> {
+    fn respond_group(
+        &self,
+        gallery: &PackedGallery,
+        group: &[(usize, u128)],
+        options: ResponseOptions,
+    ) -> Result<Vec<HolderBlock>> {
         let p = &self.params;
         let n = p.n();
         let limbs = p.limb_count();
@@ -291,15 +372,27 @@ impl HolderQuery {
             .map(|((f, u), o)| (*f, u.as_slice(), o.as_mut_slice()))
             .collect();
         match streams {
-            6 => accumulate::<6>(Accumulate { query: &self.query_fourier, pk: &self.pk_fourier, chunks: self.shape.layout.chunk_count(), blocks: job_blocks }),
-            12 => accumulate::<12>(Accumulate { query: &self.query_fourier, pk: &self.pk_fourier, chunks: self.shape.layout.chunk_count(), blocks: job_blocks }),
+            6 => accumulate::<6>(Accumulate {
+                query: &self.query_fourier,
+                pk: &self.pk_fourier,
+                chunks: self.shape.layout.chunk_count(),
+                blocks: job_blocks,
+            }),
+            12 => accumulate::<12>(Accumulate {
+                query: &self.query_fourier,
+                pk: &self.pk_fourier,
+                chunks: self.shape.layout.chunk_count(),
+                blocks: job_blocks,
+            }),
             other => unreachable!("{other} streams: validated parameter sets have 3 or 6 limbs"),
         }
         group
             .iter()
             .zip(generators.iter_mut())
             .zip(outs.iter())
-            .map(|((&(index, _), generator), acc)| self.finish_block(gallery, index, generator, acc, &mut scratch, options))
+            .map(|((&(index, _), generator), acc)| {
+                self.finish_block(gallery, index, generator, acc, &mut scratch, options)
+            })
             .collect()
     }
 
@@ -319,13 +412,31 @@ impl HolderQuery {
         let layout = &self.shape.layout;
         let mut mask = vec![0u128; n];
         let mut body = vec![0u128; n];
-        inverse_limbs(&self.fft, &acc[..limbs * n], limbs, log_q, &mut mask, scratch)?;
-        inverse_limbs(&self.fft, &acc[limbs * n..], limbs, log_q, &mut body, scratch)?;
+        inverse_limbs(
+            &self.fft,
+            &acc[..limbs * n],
+            limbs,
+            log_q,
+            &mut mask,
+            scratch,
+        )?;
+        inverse_limbs(
+            &self.fft,
+            &acc[limbs * n..],
+            limbs,
+            log_q,
+            &mut body,
+            scratch,
+        )?;
 
         let eta = TUniform::<u128>::new(p.noise_bound_log2);
         let flood = TUniform::<u128>::new(p.flooding_bound_log2);
         let k = self.shape.share_bits;
-        let b = if options.modulus_switch { self.shape.switched_modulus_log } else { log_q };
+        let b = if options.modulus_switch {
+            self.shape.switched_modulus_log
+        } else {
+            log_q
+        };
         assert!(b <= 64, "unswitched responses exist only for 64-bit moduli");
         let switch = |x: u128| -> u64 {
             if b == log_q {
@@ -351,7 +462,9 @@ impl HolderQuery {
             let e2: u128 = generator.random_from_distribution(eta);
             let r = (generator.random_uniform::<u64>() & modulus_mask(k) as u64) as u32;
             let f: u128 = generator.random_from_distribution(flood);
-            let mut v = body[layout.score_coefficient(t)].wrapping_add(e2).wrapping_add((r as u128) << delta_log);
+            let mut v = body[layout.score_coefficient(t)]
+                .wrapping_add(e2)
+                .wrapping_add((r as u128) << delta_log);
             if options.flooding {
                 v = v.wrapping_add(f);
             }
@@ -360,7 +473,11 @@ impl HolderQuery {
         }
         Ok(HolderBlock {
             index,
-            response: ResponseBlock { switched_modulus_log: b, mask: mask_out, body: body_out },
+            response: ResponseBlock {
+                switched_modulus_log: b,
+                mask: mask_out,
+                body: body_out,
+            },
             masks,
         })
     }

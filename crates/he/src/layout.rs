@@ -45,7 +45,11 @@ impl Layout {
                 "{chunks} chunks at N = {n} exceed the exact Fourier range"
             )));
         }
-        Ok(Self { dimension, group_size, polynomial_size: n })
+        Ok(Self {
+            dimension,
+            group_size,
+            polynomial_size: n,
+        })
     }
 
     /// Embedding dimension d.
@@ -126,12 +130,19 @@ pub fn group_sizes(params: &ParameterSet, dimension: usize) -> Vec<usize> {
 /// Up: the public key and m seeded ciphertexts, each a 16-byte seed plus N coefficients of
 /// log Q bits. Down: per block, the mask (N coefficients) and N/g used body coefficients, each
 /// of b bits after modulus switching, bit-packed.
-pub fn session_bytes(params: &ParameterSet, layout: &Layout, n: usize, share_bits: u32) -> Result<(u64, u64)> {
+pub fn session_bytes(
+    params: &ParameterSet,
+    layout: &Layout,
+    n: usize,
+    share_bits: u32,
+) -> Result<(u64, u64)> {
     let chunks = layout.chunk_count();
     let coeff_bytes = params.log_q() as u64 / 8;
-    let up = (chunks as u64 + 1) * (crate::wire::SEED_BYTES as u64 + params.n() as u64 * coeff_bytes);
+    let up =
+        (chunks as u64 + 1) * (crate::wire::SEED_BYTES as u64 + params.n() as u64 * coeff_bytes);
     let b = params.switched_modulus_log(chunks, share_bits)? as u64;
-    let per_block = crate::wire::response_block_bytes(params.n(), layout.block_capacity(), b as u32) as u64;
+    let per_block =
+        crate::wire::response_block_bytes(params.n(), layout.block_capacity(), b as u32) as u64;
     Ok((up, per_block * layout.block_count(n) as u64))
 }
 
@@ -139,7 +150,12 @@ pub fn session_bytes(params: &ParameterSet, layout: &Layout, n: usize, share_bit
 ///
 /// Large galleries favour small g (cheap download, large upload); 1:1 verification favours
 /// g = d (one ciphertext up, one block down).
-pub fn best_group_size(params: &ParameterSet, dimension: usize, n: usize, share_bits: u32) -> Result<usize> {
+pub fn best_group_size(
+    params: &ParameterSet,
+    dimension: usize,
+    n: usize,
+    share_bits: u32,
+) -> Result<usize> {
     let mut best: Option<(u64, usize)> = None;
     for g in group_sizes(params, dimension) {
         let layout = Layout::new(params, dimension, g)?;
@@ -174,7 +190,10 @@ mod tests {
     #[test]
     fn group_sizes_are_the_powers_of_two_up_to_d() {
         let p = ParameterSet::default_128();
-        assert_eq!(group_sizes(&p, 512), vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
+        assert_eq!(
+            group_sizes(&p, 512),
+            vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+        );
         assert_eq!(group_sizes(&p, 96), vec![1, 2, 4, 8, 16, 32]);
     }
 
@@ -216,7 +235,11 @@ mod tests {
             l.gallery_chunk_polynomial(&rows, c, &mut y);
             for i in 0..n {
                 for j in 0..n {
-                    let (k, sign) = if i + j >= n { (i + j - n, -1) } else { (i + j, 1) };
+                    let (k, sign) = if i + j >= n {
+                        (i + j - n, -1)
+                    } else {
+                        (i + j, 1)
+                    };
                     acc[k] += sign * q[i] * y[j];
                 }
             }

@@ -72,16 +72,27 @@ impl SessionShape {
     /// [`HeError::InvalidParameters`] when the noise does not allow k-bit shares.
     pub fn new(params: &ParameterSet, layout: Layout, share_bits: u32) -> Result<Self> {
         if !(2..=32).contains(&share_bits) {
-            return Err(HeError::InvalidParameters(format!("share width {share_bits} not in [2, 32]")));
+            return Err(HeError::InvalidParameters(format!(
+                "share width {share_bits} not in [2, 32]"
+            )));
         }
         if layout.polynomial_size() != params.n() {
-            return Err(HeError::ParameterMismatch("layout ring degree differs from the parameter set".to_owned()));
+            return Err(HeError::ParameterMismatch(
+                "layout ring degree differs from the parameter set".to_owned(),
+            ));
         }
         let switched_modulus_log = params.switched_modulus_log(layout.chunk_count(), share_bits)?;
         if switched_modulus_log > 64 {
-            return Err(HeError::InvalidParameters(format!("switch target {switched_modulus_log} > 64 bits")));
+            return Err(HeError::InvalidParameters(format!(
+                "switch target {switched_modulus_log} > 64 bits"
+            )));
         }
-        Ok(Self { params_name: params.name.clone(), layout, share_bits, switched_modulus_log })
+        Ok(Self {
+            params_name: params.name.clone(),
+            layout,
+            share_bits,
+            switched_modulus_log,
+        })
     }
 
     /// Checks that this shape belongs to `params`.
@@ -116,7 +127,8 @@ impl Query {
 
     /// Encodes: the public key, then the chunk ciphertexts in order.
     pub fn encode(&self, params: &ParameterSet) -> Vec<u8> {
-        let mut out = Vec::with_capacity((self.chunks.len() + 1) * SeededCiphertext::encoded_len(params));
+        let mut out =
+            Vec::with_capacity((self.chunks.len() + 1) * SeededCiphertext::encoded_len(params));
         self.public_key.encode_into(params, &mut out);
         for c in &self.chunks {
             c.encode_into(params, &mut out);
@@ -130,7 +142,11 @@ impl Query {
         if bytes.len() != Self::encoded_len(params, shape) {
             return Err(HeError::Malformed {
                 object: "query",
-                reason: format!("{} bytes, expected {}", bytes.len(), Self::encoded_len(params, shape)),
+                reason: format!(
+                    "{} bytes, expected {}",
+                    bytes.len(),
+                    Self::encoded_len(params, shape)
+                ),
             });
         }
         let mut cts = bytes
@@ -143,14 +159,27 @@ impl Query {
 
     /// Checks counts, lengths and coefficient ranges against the session.
     pub fn check_shape(&self, params: &ParameterSet, shape: &SessionShape) -> Result<()> {
-        let malformed = |reason: String| Err(HeError::Malformed { object: "query", reason });
+        let malformed = |reason: String| {
+            Err(HeError::Malformed {
+                object: "query",
+                reason,
+            })
+        };
         if self.chunks.len() != shape.layout.chunk_count() {
-            return malformed(format!("{} chunk ciphertexts, expected {}", self.chunks.len(), shape.layout.chunk_count()));
+            return malformed(format!(
+                "{} chunk ciphertexts, expected {}",
+                self.chunks.len(),
+                shape.layout.chunk_count()
+            ));
         }
         let q = modulus_mask(params.log_q());
         for ct in std::iter::once(&self.public_key).chain(&self.chunks) {
             if ct.body.len() != params.n() {
-                return malformed(format!("body of {} coefficients, expected {}", ct.body.len(), params.n()));
+                return malformed(format!(
+                    "body of {} coefficients, expected {}",
+                    ct.body.len(),
+                    params.n()
+                ));
             }
             if ct.body.iter().any(|&c| c & !q != 0) {
                 return malformed("body coefficient not reduced mod Q".to_owned());
@@ -174,8 +203,16 @@ pub struct ResponseBlock {
 impl ResponseBlock {
     /// Bit-packs the block (mask, then body).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(wire::response_block_bytes(self.mask.len(), self.body.len(), self.switched_modulus_log));
-        wire::pack_bits(self.mask.iter().chain(&self.body).copied(), self.switched_modulus_log, &mut out);
+        let mut out = Vec::with_capacity(wire::response_block_bytes(
+            self.mask.len(),
+            self.body.len(),
+            self.switched_modulus_log,
+        ));
+        wire::pack_bits(
+            self.mask.iter().chain(&self.body).copied(),
+            self.switched_modulus_log,
+            &mut out,
+        );
         out
     }
 
@@ -183,16 +220,28 @@ impl ResponseBlock {
     pub fn decode(shape: &SessionShape, count: usize, bytes: &[u8]) -> Result<Self> {
         let n = shape.layout.polynomial_size();
         if count == 0 || count > shape.layout.block_capacity() {
-            return Err(HeError::Malformed { object: "response block", reason: format!("{count} scores in a block") });
+            return Err(HeError::Malformed {
+                object: "response block",
+                reason: format!("{count} scores in a block"),
+            });
         }
         let b = shape.switched_modulus_log;
         let mut values = wire::unpack_bits(bytes, b, n + count, "response block")?;
         let body = values.split_off(n);
-        Ok(Self { switched_modulus_log: b, mask: values, body })
+        Ok(Self {
+            switched_modulus_log: b,
+            mask: values,
+            body,
+        })
     }
 
     fn check_shape(&self, shape: &SessionShape) -> Result<()> {
-        let malformed = |reason: String| Err(HeError::Malformed { object: "response block", reason });
+        let malformed = |reason: String| {
+            Err(HeError::Malformed {
+                object: "response block",
+                reason,
+            })
+        };
         let b = self.switched_modulus_log;
         if b != shape.switched_modulus_log && b < shape.share_bits + 2 {
             return malformed(format!("switched modulus 2^{b}"));
@@ -219,5 +268,9 @@ impl ResponseBlock {
 pub fn reconstruct_score(verifier_share: u32, holder_mask: u32, share_bits: u32) -> i64 {
     let m = modulus_mask(share_bits) as u64;
     let z = (verifier_share as u64).wrapping_sub(holder_mask as u64) & m;
-    if z >> (share_bits - 1) == 1 { z as i64 - (1i64 << share_bits) } else { z as i64 }
+    if z >> (share_bits - 1) == 1 {
+        z as i64 - (1i64 << share_bits)
+    } else {
+        z as i64
+    }
 }

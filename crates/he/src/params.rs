@@ -93,7 +93,9 @@ impl ParameterSet {
         match name {
             "default" => Ok(Self::default_128()),
             "toy" => Ok(Self::toy()),
-            other => Err(HeError::InvalidParameters(format!("unknown parameter set `{other}`"))),
+            other => Err(HeError::InvalidParameters(format!(
+                "unknown parameter set `{other}`"
+            ))),
         }
     }
 
@@ -111,8 +113,7 @@ impl ParameterSet {
         if !(log_q == 64 || log_q == 128) {
             return bad("ciphertext modulus must be 2^64 or 2^128");
         }
-        if self.noise_bound_log2 + 2 > log_q as u32 || self.flooding_bound_log2 + 2 > log_q as u32
-        {
+        if self.noise_bound_log2 + 2 > log_q as u32 || self.flooding_bound_log2 + 2 > log_q as u32 {
             return bad("noise bounds exceed the modulus");
         }
         if self.flooding_bound_log2 <= self.noise_bound_log2 {
@@ -194,7 +195,8 @@ impl ParameterSet {
     /// pre-switch noise B, plus rounding: 1/2 for the body and N·1/2 through the binary key)
     /// and must stay below half the switched scale, `2^(b−k−1)`.
     pub fn switched_modulus_log(&self, chunks: usize, share_bits: u32) -> Result<u32> {
-        let total = self.pre_flooding_noise_bound(chunks) + 2f64.powi(self.flooding_bound_log2 as i32);
+        let total =
+            self.pre_flooding_noise_bound(chunks) + 2f64.powi(self.flooding_bound_log2 as i32);
         let rounding = (self.n() as f64 + 1.0) / 2.0;
         for b in share_bits + 2..=self.log_q() {
             let noise = total * 2f64.powi(b as i32 - self.log_q() as i32)
@@ -213,7 +215,11 @@ impl ParameterSet {
 
 /// All-ones mask of `bits` bits (bits ≤ 128).
 pub(crate) fn modulus_mask(bits: u32) -> u128 {
-    if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 }
+    if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    }
 }
 
 #[cfg(test)]

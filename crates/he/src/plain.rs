@@ -33,7 +33,9 @@ impl pulp::WithSimd for Dot<'_> {
 
 /// Scores of `probe` against every row of `rows` (row-major, d = probe length).
 pub fn scores(probe: &[i8], rows: &[i8]) -> Vec<i32> {
-    rows.chunks_exact(probe.len()).map(|row| dot_i8(probe, row)).collect()
+    rows.chunks_exact(probe.len())
+        .map(|row| dot_i8(probe, row))
+        .collect()
 }
 
 #[cfg(test)]

@@ -31,10 +31,15 @@ impl Quantiser {
     /// A quantiser with an explicit scale α (> 0).
     pub fn with_scale(dimension: usize, scale: f32) -> Result<Self> {
         if dimension == 0 || dimension > 4096 {
-            return Err(HeError::WrongDimension { expected: 4096, actual: dimension });
+            return Err(HeError::WrongDimension {
+                expected: 4096,
+                actual: dimension,
+            });
         }
         if !(scale.is_finite() && scale > 0.0) {
-            return Err(HeError::InvalidParameters(format!("quantisation scale {scale}")));
+            return Err(HeError::InvalidParameters(format!(
+                "quantisation scale {scale}"
+            )));
         }
         Ok(Self { dimension, scale })
     }
@@ -74,7 +79,11 @@ impl Quantiser {
         if let Some(index) = embedding.iter().position(|v| !v.is_finite()) {
             return Err(HeError::NonFiniteEmbedding { index });
         }
-        let norm = embedding.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt();
+        let norm = embedding
+            .iter()
+            .map(|&v| v as f64 * v as f64)
+            .sum::<f64>()
+            .sqrt();
         if norm == 0.0 {
             return Err(HeError::ZeroEmbedding);
         }
@@ -82,7 +91,9 @@ impl Quantiser {
         Ok(embedding
             .iter()
             .map(|&v| {
-                (v as f64 * factor).round().clamp(-QUANT_MAX as f64, QUANT_MAX as f64) as i8
+                (v as f64 * factor)
+                    .round()
+                    .clamp(-QUANT_MAX as f64, QUANT_MAX as f64) as i8
             })
             .collect())
     }
@@ -98,7 +109,10 @@ pub fn share_bits_for_dimension(d: usize) -> u32 {
 /// Checks that a quantised vector has the right length and no −128 (which the bounds exclude).
 pub(crate) fn check_quantised(v: &[i8], d: usize) -> Result<()> {
     if v.len() != d {
-        return Err(HeError::WrongDimension { expected: d, actual: v.len() });
+        return Err(HeError::WrongDimension {
+            expected: d,
+            actual: v.len(),
+        });
     }
     if v.contains(&i8::MIN) {
         return Err(HeError::Malformed {
@@ -129,7 +143,10 @@ mod tests {
         let q = Quantiser::for_dimension(4).unwrap();
         assert_eq!(
             q.quantise(&[1.0, 0.0, 0.0]),
-            Err(HeError::WrongDimension { expected: 4, actual: 3 })
+            Err(HeError::WrongDimension {
+                expected: 4,
+                actual: 3
+            })
         );
         assert_eq!(
             q.quantise(&[1.0, f32::NAN, 0.0, 0.0]),
@@ -146,12 +163,24 @@ mod tests {
     fn quantise_normalises_rounds_and_clamps() {
         let q = Quantiser::with_scale(4, 100.0).unwrap();
         // Not normalised on input: scaled by 1/2 first.
-        assert_eq!(q.quantise(&[2.0, 0.0, 0.0, 0.0]).unwrap(), vec![100, 0, 0, 0]);
-        assert_eq!(q.quantise(&[0.6, -0.8, 0.0, 0.0]).unwrap(), vec![60, -80, 0, 0]);
+        assert_eq!(
+            q.quantise(&[2.0, 0.0, 0.0, 0.0]).unwrap(),
+            vec![100, 0, 0, 0]
+        );
+        assert_eq!(
+            q.quantise(&[0.6, -0.8, 0.0, 0.0]).unwrap(),
+            vec![60, -80, 0, 0]
+        );
         let big = Quantiser::with_scale(4, 1000.0).unwrap();
-        assert_eq!(big.quantise(&[0.6, -0.8, 0.0, 0.0]).unwrap(), vec![127, -127, 0, 0]);
+        assert_eq!(
+            big.quantise(&[0.6, -0.8, 0.0, 0.0]).unwrap(),
+            vec![127, -127, 0, 0]
+        );
         // Scores of quantised unit vectors approximate α²·cos.
         let d = Quantiser::for_dimension(512).unwrap();
-        assert_eq!(d.threshold(0.5), (d.scale() as f64 * d.scale() as f64 * 0.5).ceil() as i64);
+        assert_eq!(
+            d.threshold(0.5),
+            (d.scale() as f64 * d.scale() as f64 * 0.5).ceil() as i64
+        );
     }
 }

@@ -32,15 +32,26 @@ fn session(
     let query = Query::decode(params, &shape, &query.encode(params)).unwrap();
     let holder = HolderQuery::new(params, &shape, &query, &gallery).unwrap();
     let mut got = Vec::new();
-    for block in holder.respond(&gallery, 0..holder.block_count(), &mut rng).unwrap() {
+    for block in holder
+        .respond(&gallery, 0..holder.block_count(), &mut rng)
+        .unwrap()
+    {
         let count = block.masks.len();
         assert_eq!(count, gallery.block_len(block.index));
         let bytes = block.response.encode();
         let response = ResponseBlock::decode(&shape, count, &bytes).unwrap();
         let shares = key.decrypt_block(&shape, &response, count).unwrap();
-        got.extend(shares.iter().zip(&block.masks).map(|(&s, &r)| reconstruct_score(s, r, k)));
+        got.extend(
+            shares
+                .iter()
+                .zip(&block.masks)
+                .map(|(&s, &r)| reconstruct_score(s, r, k)),
+        );
     }
-    let want = plain::scores(probe, rows).into_iter().map(i64::from).collect();
+    let want = plain::scores(probe, rows)
+        .into_iter()
+        .map(i64::from)
+        .collect();
     (got, want)
 }
 
@@ -55,10 +66,24 @@ fn check_all_groups(params: &ParameterSet, d: usize) {
         // Extreme rows: all +127 and all −127 against an extreme probe below.
         rows[..d].fill(127);
         rows[d..2 * d].fill(-127);
-        let (got, want) = session(params, g, &probe, &rows, GalleryMode::Pretransformed, g as u64);
+        let (got, want) = session(
+            params,
+            g,
+            &probe,
+            &rows,
+            GalleryMode::Pretransformed,
+            g as u64,
+        );
         assert_eq!(got, want, "{} d = {d} g = {g}", params.name);
         let extreme = vec![127i8; d];
-        let (got, want) = session(params, g, &extreme, &rows[..3 * d], GalleryMode::Pretransformed, 7);
+        let (got, want) = session(
+            params,
+            g,
+            &extreme,
+            &rows[..3 * d],
+            GalleryMode::Pretransformed,
+            7,
+        );
         assert_eq!(got, want, "{} d = {d} g = {g} extreme", params.name);
         assert_eq!(got[0], (d * 127 * 127) as i64);
         assert_eq!(got[1], -((d * 127 * 127) as i64));
@@ -104,7 +129,10 @@ fn responses_are_reproducible_from_the_seed() {
         let probe = random_rows(&mut rng, 1, 16);
         let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
         let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
-        (query.encode(&params), holder.respond(&gallery, 0..3, &mut rng).unwrap())
+        (
+            query.encode(&params),
+            holder.respond(&gallery, 0..3, &mut rng).unwrap(),
+        )
     };
     assert_eq!(run(), run());
 }
@@ -124,7 +152,11 @@ fn query_ciphertexts_decrypt_with_tfhe() {
     for (c, ct) in query.chunks.iter().enumerate() {
         let mut container = ct.mask(&params);
         container.extend_from_slice(&ct.body);
-        let glwe = GlweCiphertext::from_container(container, params.polynomial_size, CiphertextModulus::new_native());
+        let glwe = GlweCiphertext::from_container(
+            container,
+            params.polynomial_size,
+            CiphertextModulus::new_native(),
+        );
         let mut plain = PlaintextList::new(0u128, PlaintextCount(n));
         decrypt_glwe_ciphertext(key.tfhe_key(), &glwe, &mut plain);
         layout.probe_chunk_polynomial(&probe, c, &mut expected);
@@ -166,12 +198,19 @@ fn decrypted_noise(rows: &[i8], probe: &[i8], flooding: bool, seed: u64) -> Vec<
     let key = VerifierKey::generate(&params, &mut rng);
     let query = key.encrypt_query(&shape, probe, &mut rng).unwrap();
     let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
-    let options = ResponseOptions { flooding, modulus_switch: false };
-    let blocks = holder.respond_with(&gallery, 0..holder.block_count(), &mut rng, options).unwrap();
+    let options = ResponseOptions {
+        flooding,
+        modulus_switch: false,
+    };
+    let blocks = holder
+        .respond_with(&gallery, 0..holder.block_count(), &mut rng, options)
+        .unwrap();
     let delta = 1u64 << (params.log_q() - k);
     let mut out = Vec::new();
     for block in blocks {
-        let phases = key.decrypt_block_raw(&shape, &block.response, block.masks.len()).unwrap();
+        let phases = key
+            .decrypt_block_raw(&shape, &block.response, block.masks.len())
+            .unwrap();
         for w in phases {
             // Distance of the phase to the nearest multiple of Δ, signed.
             let rem = w.wrapping_add(delta / 2) % delta;
@@ -186,13 +225,20 @@ fn flooding_hides_the_gallery_from_a_kolmogorov_smirnov_test() {
     let (d, n) = (64usize, 10_240usize);
     let mut rng = ChaCha20Rng::seed_from_u64(77);
     // Same scores, different vectors: only the first component meets the probe.
-    let probe: Vec<i8> = std::iter::once(100).chain(std::iter::repeat_n(0, d - 1)).collect();
+    let probe: Vec<i8> = std::iter::once(100)
+        .chain(std::iter::repeat_n(0, d - 1))
+        .collect();
     let firsts: Vec<i8> = (0..n).map(|_| rng.random_range(-127..=127)).collect();
     let heavy: Vec<i8> = firsts
         .iter()
-        .flat_map(|&f| std::iter::once(f).chain((1..d).map(|i| if i % 2 == 0 { 127 } else { -127 })))
+        .flat_map(|&f| {
+            std::iter::once(f).chain((1..d).map(|i| if i % 2 == 0 { 127 } else { -127 }))
+        })
         .collect();
-    let light: Vec<i8> = firsts.iter().flat_map(|&f| std::iter::once(f).chain(std::iter::repeat_n(0, d - 1))).collect();
+    let light: Vec<i8> = firsts
+        .iter()
+        .flat_map(|&f| std::iter::once(f).chain(std::iter::repeat_n(0, d - 1)))
+        .collect();
     assert_eq!(plain::scores(&probe, &heavy), plain::scores(&probe, &light));
 
     // Critical value of the two-sample KS test at α = 0.001.
@@ -200,12 +246,18 @@ fn flooding_hides_the_gallery_from_a_kolmogorov_smirnov_test() {
     let mut a = decrypted_noise(&heavy, &probe, true, 1);
     let mut b = decrypted_noise(&light, &probe, true, 2);
     let flooded = ks_statistic(&mut a, &mut b);
-    assert!(flooded < critical, "flooded noise told apart: D = {flooded}, critical {critical}");
+    assert!(
+        flooded < critical,
+        "flooded noise told apart: D = {flooded}, critical {critical}"
+    );
 
     let mut a = decrypted_noise(&heavy, &probe, false, 1);
     let mut b = decrypted_noise(&light, &probe, false, 2);
     let bare = ks_statistic(&mut a, &mut b);
-    assert!(bare > critical, "unflooded noise not told apart: D = {bare}");
+    assert!(
+        bare > critical,
+        "unflooded noise not told apart: D = {bare}"
+    );
 }
 
 #[test]
@@ -215,43 +267,89 @@ fn malformed_input_is_an_error_not_a_panic() {
     let mut rng = ChaCha20Rng::seed_from_u64(8);
     let layout = Layout::new(&params, 32, 4).unwrap();
     let shape = SessionShape::new(&params, layout, 20).unwrap();
-    let gallery = PackedGallery::new(layout, random_rows(&mut rng, 10, 32), GalleryMode::Pretransformed).unwrap();
+    let gallery = PackedGallery::new(
+        layout,
+        random_rows(&mut rng, 10, 32),
+        GalleryMode::Pretransformed,
+    )
+    .unwrap();
     let key = VerifierKey::generate(&params, &mut rng);
     let probe = random_rows(&mut rng, 1, 32);
     let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
     let bytes = query.encode(&params);
 
     // Wrong sizes on the wire.
-    assert!(matches!(Query::decode(&params, &shape, &bytes[1..]), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        Query::decode(&params, &shape, &bytes[1..]),
+        Err(HeError::Malformed { .. })
+    ));
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(matches!(Query::decode(&params, &shape, &longer), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        Query::decode(&params, &shape, &longer),
+        Err(HeError::Malformed { .. })
+    ));
     // Wrong parameter set.
-    assert!(matches!(Query::decode(&other, &shape, &bytes), Err(HeError::ParameterMismatch(_))));
-    assert!(matches!(HolderQuery::new(&other, &shape, &query, &gallery), Err(HeError::ParameterMismatch(_))));
+    assert!(matches!(
+        Query::decode(&other, &shape, &bytes),
+        Err(HeError::ParameterMismatch(_))
+    ));
+    assert!(matches!(
+        HolderQuery::new(&other, &shape, &query, &gallery),
+        Err(HeError::ParameterMismatch(_))
+    ));
     let other_layout = Layout::new(&other, 32, 4).unwrap();
     let other_shape = SessionShape::new(&other, other_layout, 20).unwrap();
-    assert!(matches!(key.encrypt_query(&other_shape, &probe, &mut rng), Err(HeError::ParameterMismatch(_))));
+    assert!(matches!(
+        key.encrypt_query(&other_shape, &probe, &mut rng),
+        Err(HeError::ParameterMismatch(_))
+    ));
     // Missing chunk, short body, unreduced coefficient.
     let mut q = query.clone();
     q.chunks.pop();
-    assert!(matches!(HolderQuery::new(&params, &shape, &q, &gallery), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        HolderQuery::new(&params, &shape, &q, &gallery),
+        Err(HeError::Malformed { .. })
+    ));
     let mut q = query.clone();
     q.chunks[0].body.pop();
-    assert!(matches!(HolderQuery::new(&params, &shape, &q, &gallery), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        HolderQuery::new(&params, &shape, &q, &gallery),
+        Err(HeError::Malformed { .. })
+    ));
     let mut q = query.clone();
     q.public_key.body[3] = 1u128 << 64;
-    assert!(matches!(HolderQuery::new(&params, &shape, &q, &gallery), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        HolderQuery::new(&params, &shape, &q, &gallery),
+        Err(HeError::Malformed { .. })
+    ));
     // Gallery of another layout.
-    let g8 = PackedGallery::new(Layout::new(&params, 32, 8).unwrap(), vec![1; 64], GalleryMode::OnTheFly).unwrap();
-    assert!(matches!(HolderQuery::new(&params, &shape, &query, &g8), Err(HeError::ParameterMismatch(_))));
+    let g8 = PackedGallery::new(
+        Layout::new(&params, 32, 8).unwrap(),
+        vec![1; 64],
+        GalleryMode::OnTheFly,
+    )
+    .unwrap();
+    assert!(matches!(
+        HolderQuery::new(&params, &shape, &query, &g8),
+        Err(HeError::ParameterMismatch(_))
+    ));
     // Probe of the wrong dimension, or with −128.
-    assert!(matches!(key.encrypt_query(&shape, &probe[1..], &mut rng), Err(HeError::WrongDimension { .. })));
+    assert!(matches!(
+        key.encrypt_query(&shape, &probe[1..], &mut rng),
+        Err(HeError::WrongDimension { .. })
+    ));
     let mut bad = probe.clone();
     bad[0] = i8::MIN;
-    assert!(matches!(key.encrypt_query(&shape, &bad, &mut rng), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        key.encrypt_query(&shape, &bad, &mut rng),
+        Err(HeError::Malformed { .. })
+    ));
     // Gallery rows that are not whole vectors.
-    assert!(matches!(PackedGallery::new(layout, vec![0; 33], GalleryMode::OnTheFly), Err(HeError::WrongDimension { .. })));
+    assert!(matches!(
+        PackedGallery::new(layout, vec![0; 33], GalleryMode::OnTheFly),
+        Err(HeError::WrongDimension { .. })
+    ));
 
     // Responses: wrong length, non-zero padding, too many scores, values past 2^b.
     let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
@@ -263,10 +361,16 @@ fn malformed_input_is_an_error_not_a_panic() {
     assert!(key.decrypt_block(&shape, &block.response, 11).is_err());
     let mut wide = block.response.clone();
     wide.body[0] = u64::MAX;
-    assert!(matches!(key.decrypt_block(&shape, &wide, 10), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        key.decrypt_block(&shape, &wide, 10),
+        Err(HeError::Malformed { .. })
+    ));
     let mut short = block.response.clone();
     short.mask.pop();
-    assert!(matches!(key.decrypt_block(&shape, &short, 10), Err(HeError::Malformed { .. })));
+    assert!(matches!(
+        key.decrypt_block(&shape, &short, 10),
+        Err(HeError::Malformed { .. })
+    ));
 }
 
 #[test]
@@ -277,8 +381,14 @@ fn flooding_limit_is_enforced_for_huge_galleries() {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let layout = Layout::new(&params, 32, 4).unwrap();
     let shape = SessionShape::new(&params, layout, 20).unwrap();
-    let gallery = PackedGallery::new(layout, random_rows(&mut rng, 10, 32), GalleryMode::OnTheFly).unwrap();
+    let gallery =
+        PackedGallery::new(layout, random_rows(&mut rng, 10, 32), GalleryMode::OnTheFly).unwrap();
     let key = VerifierKey::generate(&params, &mut rng);
-    let query = key.encrypt_query(&shape, &random_rows(&mut rng, 1, 32), &mut rng).unwrap();
-    assert!(matches!(HolderQuery::new(&params, &shape, &query, &gallery), Err(HeError::FloodingTooWeak { .. })));
+    let query = key
+        .encrypt_query(&shape, &random_rows(&mut rng, 1, 32), &mut rng)
+        .unwrap();
+    assert!(matches!(
+        HolderQuery::new(&params, &shape, &query, &gallery),
+        Err(HeError::FloodingTooWeak { .. })
+    ));
 }

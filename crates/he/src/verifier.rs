@@ -1,6 +1,7 @@
 //! The verifier's side: per-session key, query encryption, share decryption.
 
 use rand::{CryptoRng, Rng};
+use rayon::prelude::*;
 use tfhe::core_crypto::commons::math::random::{RandomGenerator, Seed};
 use tfhe::core_crypto::prelude::{
     DefaultRandomGenerator, GlweSecretKeyOwned, SecretRandomGenerator, TUniform,
@@ -41,7 +42,12 @@ impl VerifierKey {
         let mut secret_fourier = vec![0f64; params.n()];
         let s = secret.as_ref();
         fft.forward(|j| s[j] as i64, &mut secret_fourier, &mut scratch);
-        Self { params: params.clone(), secret, secret_fourier, fft }
+        Self {
+            params: params.clone(),
+            secret,
+            secret_fourier,
+            fft,
+        }
     }
 
     /// The parameter set of this key.
@@ -64,7 +70,10 @@ impl VerifierKey {
         scratch: &mut crate::fourier::FftScratch,
     ) -> SeededCiphertext {
         let p = &self.params;
-        let ct = SeededCiphertext { seed, body: Vec::new() };
+        let ct = SeededCiphertext {
+            seed,
+            body: Vec::new(),
+        };
         let mask = ct.mask(p);
         let mut body = mul_by_small(&self.fft, &mask, p.log_q(), &self.secret_fourier, scratch)
             .expect("a·s with a binary key is far inside the exact range");
@@ -94,21 +103,30 @@ impl VerifierKey {
         let p = &self.params;
         let n = p.n();
         let delta_log = p.log_q() - shape.share_bits;
-        let mut noise = RandomGenerator::<DefaultRandomGenerator>::new(Seed(rng.random::<u128>()));
-        let mut scratch = self.fft.scratch();
-        let zero = vec![0u128; n];
-        let public_key = self.encrypt_seeded(&zero, &mut noise, rng.random(), &mut scratch);
-        let mut chunk_poly = vec![0i64; n];
-        let mut plaintext = vec![0u128; n];
-        let chunks = (0..layout.chunk_count())
-            .map(|c| {
-                layout.probe_chunk_polynomial(probe, c, &mut chunk_poly);
+        // Seeds are drawn in order from `rng`, so the query is reproducible; the chunks are
+        // then encrypted in parallel, each with its own noise generator.
+        let seeds: Vec<([u8; SEED_BYTES], u128)> = (0..=layout.chunk_count())
+            .map(|_| (rng.random(), rng.random()))
+            .collect();
+        let encrypt = |scratch: &mut crate::fourier::FftScratch, c: usize| {
+            let (mask_seed, noise_seed) = seeds[c];
+            let mut noise = RandomGenerator::<DefaultRandomGenerator>::new(Seed(noise_seed));
+            let mut plaintext = vec![0u128; n];
+            if c > 0 {
+                let mut chunk_poly = vec![0i64; n];
+                layout.probe_chunk_polynomial(probe, c - 1, &mut chunk_poly);
                 for (m, &v) in plaintext.iter_mut().zip(&chunk_poly) {
                     *m = p.reduce((v as i128 as u128).wrapping_shl(delta_log));
                 }
-                self.encrypt_seeded(&plaintext, &mut noise, rng.random(), &mut scratch)
-            })
+            }
+            self.encrypt_seeded(&plaintext, &mut noise, mask_seed, scratch)
+        };
+        let mut cts: Vec<SeededCiphertext> = (0..=layout.chunk_count())
+            .into_par_iter()
+            .map_init(|| self.fft.scratch(), |scratch, c| encrypt(scratch, c))
             .collect();
+        let chunks = cts.split_off(1);
+        let public_key = cts.pop().expect("public key");
         Ok(Query { public_key, chunks })
     }
 
@@ -117,7 +135,12 @@ impl VerifierKey {
     ///
     /// # Errors
     /// [`HeError::Malformed`] when the block does not have the shape of the session.
-    pub fn decrypt_block(&self, shape: &SessionShape, block: &ResponseBlock, count: usize) -> Result<Vec<u32>> {
+    pub fn decrypt_block(
+        &self,
+        shape: &SessionShape,
+        block: &ResponseBlock,
+        count: usize,
+    ) -> Result<Vec<u32>> {
         let noisy = self.decrypt_block_raw(shape, block, count)?;
         let b = block.switched_modulus_log;
         let k = shape.share_bits;
@@ -129,7 +152,12 @@ impl VerifierKey {
     }
 
     /// The undecoded phases `body_t − (mask·s)[coefficient]` mod 2^b.
-    pub(crate) fn decrypt_block_raw(&self, shape: &SessionShape, block: &ResponseBlock, count: usize) -> Result<Vec<u64>> {
+    pub(crate) fn decrypt_block_raw(
+        &self,
+        shape: &SessionShape,
+        block: &ResponseBlock,
+        count: usize,
+    ) -> Result<Vec<u64>> {
         shape.check_params(&self.params)?;
         block.check_shape(shape)?;
         let layout: &Layout = &shape.layout;
@@ -145,7 +173,9 @@ impl VerifierKey {
         let mask_s = mul_by_small(&self.fft, &mask, b, &self.secret_fourier, &mut scratch)?;
         let modulus = modulus_mask(b) as u64;
         Ok((0..count)
-            .map(|t| block.body[t].wrapping_sub(mask_s[layout.score_coefficient(t)] as u64) & modulus)
+            .map(|t| {
+                block.body[t].wrapping_sub(mask_s[layout.score_coefficient(t)] as u64) & modulus
+            })
             .collect())
     }
 }

@@ -62,7 +62,10 @@ impl SeededCiphertext {
 
     /// Decodes exactly one ciphertext from `bytes`.
     pub fn decode(params: &ParameterSet, bytes: &[u8]) -> Result<Self> {
-        let malformed = |reason: String| HeError::Malformed { object: "seeded ciphertext", reason };
+        let malformed = |reason: String| HeError::Malformed {
+            object: "seeded ciphertext",
+            reason,
+        };
         if bytes.len() != Self::encoded_len(params) {
             return Err(malformed(format!(
                 "{} bytes, expected {}",
@@ -80,7 +83,10 @@ impl SeededCiphertext {
                 u128::from_le_bytes(b)
             })
             .collect();
-        Ok(Self { seed: seed.try_into().expect("split at SEED_BYTES"), body })
+        Ok(Self {
+            seed: seed.try_into().expect("split at SEED_BYTES"),
+            body,
+        })
     }
 
     /// The expanded mask polynomial.
@@ -102,7 +108,10 @@ pub(crate) fn pack_bits(values: impl IntoIterator<Item = u64>, bits: u32, out: &
     let mut acc: u128 = 0;
     let mut held = 0u32;
     for v in values {
-        debug_assert!(bits == 64 || v >> bits == 0, "value wider than the pack width");
+        debug_assert!(
+            bits == 64 || v >> bits == 0,
+            "value wider than the pack width"
+        );
         acc |= (v as u128) << held;
         held += bits;
         while held >= 8 {
@@ -118,7 +127,12 @@ pub(crate) fn pack_bits(values: impl IntoIterator<Item = u64>, bits: u32, out: &
 
 /// Unpacks `count` values of `bits` bits; the input must be exactly the packed length and any
 /// padding bits in the last byte must be zero.
-pub(crate) fn unpack_bits(bytes: &[u8], bits: u32, count: usize, object: &'static str) -> Result<Vec<u64>> {
+pub(crate) fn unpack_bits(
+    bytes: &[u8],
+    bits: u32,
+    count: usize,
+    object: &'static str,
+) -> Result<Vec<u64>> {
     assert!((1..=64).contains(&bits), "pack width");
     let expected = (count * bits as usize).div_ceil(8);
     if bytes.len() != expected {
@@ -142,7 +156,10 @@ pub(crate) fn unpack_bits(bytes: &[u8], bits: u32, count: usize, object: &'stati
         held -= bits;
     }
     if acc != 0 {
-        return Err(HeError::Malformed { object, reason: "non-zero padding bits".to_owned() });
+        return Err(HeError::Malformed {
+            object,
+            reason: "non-zero padding bits".to_owned(),
+        });
     }
     Ok(out)
 }
@@ -189,7 +206,10 @@ mod tests {
     #[test]
     fn ciphertext_decoding_is_exact() {
         let p = ParameterSet::toy();
-        let ct = SeededCiphertext { seed: [1; 16], body: (0..p.n() as u128).map(|i| i * 3).collect() };
+        let ct = SeededCiphertext {
+            seed: [1; 16],
+            body: (0..p.n() as u128).map(|i| i * 3).collect(),
+        };
         let mut bytes = Vec::new();
         ct.encode_into(&p, &mut bytes);
         assert_eq!(SeededCiphertext::decode(&p, &bytes).unwrap(), ct);

@@ -1,0 +1,156 @@
+//! `cargo run --release --example he-bench -- [--quick]`
+//!
+//! Holder online cost of the HE step per gallery vector, on one core and on all cores, next to
+//! the plaintext i8 dot-product floor measured in the same run; bytes up per query, bytes down
+//! per vector, memory per gallery vector. The last line is one JSON object (d = 512, g = 1).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use privface::he::{
+    GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, SessionShape, VerifierKey,
+    plain, share_bits_for_dimension,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+struct Row {
+    d: usize,
+    g: usize,
+    n: usize,
+    he_us_1core: f64,
+    he_us_all: f64,
+    query_ms_1core: f64,
+    plain_us: f64,
+    bytes_up: usize,
+    bytes_down_per_vector: f64,
+    memory_per_vector: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn measure(params: &ParameterSet, d: usize, g: usize, n: usize, reps: usize) -> Row {
+    let mut rng = ChaCha20Rng::seed_from_u64(42);
+    let rows: Vec<i8> = (0..n * d).map(|_| rng.random_range(-127..=127)).collect();
+    let probe: Vec<i8> = (0..d).map(|_| rng.random_range(-127..=127)).collect();
+    let layout = Layout::new(params, d, g).expect("layout");
+    let shape = SessionShape::new(params, layout, share_bits_for_dimension(d)).expect("shape");
+    let gallery =
+        PackedGallery::new(layout, rows.clone(), GalleryMode::Pretransformed).expect("gallery");
+    let key = VerifierKey::generate(params, &mut rng);
+    let query = key.encrypt_query(&shape, &probe, &mut rng).expect("query");
+    let bytes_up = query.encode(params).len();
+
+    let online = |threads: usize, rng: &mut ChaCha20Rng| -> (f64, f64, usize) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            let t0 = Instant::now();
+            let holder = HolderQuery::new(params, &shape, &query, &gallery).expect("holder");
+            let t1 = Instant::now();
+            let blocks = holder
+                .respond(&gallery, 0..holder.block_count(), rng)
+                .expect("respond");
+            let total = t0.elapsed().as_secs_f64();
+            let down: usize = blocks.iter().map(|b| b.response.encode().len()).sum();
+            black_box(&blocks);
+            (total, (t1 - t0).as_secs_f64(), down)
+        })
+    };
+    let all = rayon::current_num_threads();
+    let mut one_core = Vec::new();
+    let mut query_part = Vec::new();
+    let mut all_cores = Vec::new();
+    let mut down = 0;
+    for _ in 0..reps {
+        let (t, q, dn) = online(1, &mut rng);
+        one_core.push(t);
+        query_part.push(q);
+        down = dn;
+        all_cores.push(online(all, &mut rng).0);
+    }
+    let plain_runs: Vec<f64> = (0..reps.max(3))
+        .map(|_| {
+            let t = Instant::now();
+            black_box(plain::scores(black_box(&probe), black_box(&rows)));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    Row {
+        d,
+        g,
+        n,
+        he_us_1core: median(one_core) * 1e6 / n as f64,
+        he_us_all: median(all_cores) * 1e6 / n as f64,
+        query_ms_1core: median(query_part) * 1e3,
+        plain_us: median(plain_runs) * 1e6 / n as f64,
+        bytes_up,
+        bytes_down_per_vector: down as f64 / n as f64,
+        memory_per_vector: gallery.bytes_per_vector(),
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let params = ParameterSet::default_128();
+    let (n, reps) = if quick { (16_384, 1) } else { (65_536, 3) };
+    println!(
+        "privface HE bench: parameter set `{}`, N = {}, n = {n} gallery vectors, {} threads, medians of {reps}",
+        params.name,
+        params.n(),
+        rayon::current_num_threads()
+    );
+    println!(
+        "{:>4} {:>4} {:>10} {:>10} {:>10} {:>10} {:>8} {:>12} {:>10} {:>10}",
+        "d",
+        "g",
+        "us/v 1core",
+        "us/v all",
+        "query ms",
+        "plain us/v",
+        "ratio",
+        "bytes up",
+        "B down/v",
+        "mem B/v"
+    );
+    let mut rows = Vec::new();
+    for d in [512usize, 128] {
+        for g in [1usize, 2, d] {
+            let r = measure(&params, d, g, n, reps);
+            println!(
+                "{:>4} {:>4} {:>10.3} {:>10.3} {:>10.1} {:>10.4} {:>8.1} {:>12} {:>10.1} {:>10.0}",
+                r.d,
+                r.g,
+                r.he_us_1core,
+                r.he_us_all,
+                r.query_ms_1core,
+                r.plain_us,
+                r.he_us_1core / r.plain_us,
+                r.bytes_up,
+                r.bytes_down_per_vector,
+                r.memory_per_vector
+            );
+            rows.push(r);
+        }
+    }
+    let r = &rows[0];
+    println!(
+        "{{\"he_us_per_vector_1core\":{:.4},\"he_us_per_vector_all_cores\":{:.4},\"plain_us_per_vector\":{:.5},\"ratio_he_to_plain\":{:.2},\"bytes_up_per_query\":{},\"bytes_down_per_vector\":{:.2},\"memory_bytes_per_vector\":{:.0},\"query_transform_ms\":{:.1},\"d\":{},\"g\":{},\"n\":{}}}",
+        r.he_us_1core,
+        r.he_us_all,
+        r.plain_us,
+        r.he_us_1core / r.plain_us,
+        r.bytes_up,
+        r.bytes_down_per_vector,
+        r.memory_per_vector,
+        r.query_ms_1core,
+        r.d,
+        r.g,
+        r.n
+    );
+}
