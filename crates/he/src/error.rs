@@ -60,11 +60,6 @@ pub enum HeError {
     /// Insecure parameters were used without the caller explicitly allowing them.
     #[error("parameter set `{0}` is insecure and was not explicitly allowed")]
     InsecureParameters(String),
-    /// The Fourier-domain products failed the exactness guard: a coefficient was not close
-    /// enough to an integer to be rounded with certainty. This is our bug or a hardware fault,
-    /// never a property of the input; nothing was returned.
-    #[error("internal error: Fourier product not provably exact (max rounding residue {0})")]
-    PrecisionGuard(f64),
 }
 
 /// Result alias for this crate.

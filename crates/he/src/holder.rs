@@ -9,10 +9,8 @@ use tfhe::core_crypto::commons::math::random::{RandomGenerator, Seed};
 use tfhe::core_crypto::prelude::{DefaultRandomGenerator, TUniform};
 
 use crate::error::{HeError, Result};
-use crate::fourier::{
-    Accumulate, FftScratch, NegacyclicFft, TILE_F64, accumulate, forward_limbs, inverse_limbs,
-};
 use crate::layout::Layout;
+use crate::ntt::{Accumulate, RnsNtt, scatter_tiles};
 use crate::params::{ParameterSet, modulus_mask};
 use crate::quantise::check_quantised;
 use crate::{Query, ResponseBlock, SessionShape};
@@ -23,9 +21,10 @@ const MAX_GROUP_BLOCKS: usize = 16;
 
 /// The holder's gallery, packed for one layout.
 ///
-/// `Pretransformed` keeps every block's chunk polynomials in the Fourier domain (8·d bytes per
-/// vector) and reuses them across queries; `OnTheFly` keeps the quantised rows (d bytes per
-/// vector) and transforms each block when it is needed, for galleries that do not fit.
+/// `Pretransformed` keeps every block's chunk polynomials in the NTT domain (two 64-bit
+/// residues per coefficient: 16·d bytes per vector) and reuses them across queries; `OnTheFly`
+/// keeps the quantised rows (d bytes per vector) and transforms each block when it is needed,
+/// for galleries that do not fit in memory.
 pub struct PackedGallery {
     layout: Layout,
     len: usize,
@@ -33,14 +32,14 @@ pub struct PackedGallery {
 }
 
 enum Storage {
-    Fourier(Vec<Vec<f64>>),
+    Transformed(Vec<Vec<u64>>),
     Rows(Vec<i8>),
 }
 
 /// How a [`PackedGallery`] is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GalleryMode {
-    /// Fourier transforms kept in memory.
+    /// NTT-domain residues kept in memory.
     Pretransformed,
     /// Quantised rows kept; transforms computed per query.
     OnTheFly,
@@ -67,22 +66,12 @@ impl PackedGallery {
         let storage = match mode {
             GalleryMode::OnTheFly => Storage::Rows(rows),
             GalleryMode::Pretransformed => {
-                let fft = NegacyclicFft::get(layout.polynomial_size());
+                let ntt = RnsNtt::get(layout.polynomial_size());
                 let blocks = (0..layout.block_count(len))
                     .into_par_iter()
-                    .map_init(
-                        || fft.scratch(),
-                        |scratch, b| {
-                            transform_block(
-                                &layout,
-                                &fft,
-                                block_rows(&layout, &rows, len, b),
-                                scratch,
-                            )
-                        },
-                    )
+                    .map(|b| transform_block(&layout, &ntt, block_rows(&layout, &rows, len, b)))
                     .collect();
-                Storage::Fourier(blocks)
+                Storage::Transformed(blocks)
             }
         };
         Ok(Self {
@@ -110,7 +99,7 @@ impl PackedGallery {
     /// Bytes of memory the packed gallery occupies per vector.
     pub fn bytes_per_vector(&self) -> f64 {
         let bytes = match &self.storage {
-            Storage::Fourier(blocks) => blocks.iter().map(|b| b.len() * 8).sum::<usize>(),
+            Storage::Transformed(blocks) => blocks.iter().map(|b| b.len() * 8).sum::<usize>(),
             Storage::Rows(rows) => rows.len(),
         };
         bytes as f64 / self.len.max(1) as f64
@@ -123,21 +112,14 @@ impl PackedGallery {
     }
 
     /// The transform of block `b`: borrowed when pretransformed, computed into `buf` otherwise.
-    fn block_fourier<'a>(
-        &'a self,
-        b: usize,
-        buf: &'a mut Vec<f64>,
-        fft: &NegacyclicFft,
-        scratch: &mut FftScratch,
-    ) -> &'a [f64] {
+    fn block_transform<'a>(&'a self, b: usize, buf: &'a mut Vec<u64>, ntt: &RnsNtt) -> &'a [u64] {
         match &self.storage {
-            Storage::Fourier(blocks) => &blocks[b],
+            Storage::Transformed(blocks) => &blocks[b],
             Storage::Rows(rows) => {
                 *buf = transform_block(
                     &self.layout,
-                    fft,
+                    ntt,
                     block_rows(&self.layout, rows, self.len, b),
-                    scratch,
                 );
                 buf
             }
@@ -151,24 +133,16 @@ fn block_rows<'a>(layout: &Layout, rows: &'a [i8], len: usize, b: usize) -> &'a 
     &rows[b * cap * d..((b + 1) * cap).min(len) * d]
 }
 
-/// Transforms the m chunk polynomials of one block into `[tile][chunk][TILE_F64]` layout.
-fn transform_block(
-    layout: &Layout,
-    fft: &NegacyclicFft,
-    rows: &[i8],
-    scratch: &mut FftScratch,
-) -> Vec<f64> {
+/// Transforms the m chunk polynomials of one block into `[tile][chunk][prime][LANES]` residues.
+fn transform_block(layout: &Layout, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
     let (n, m) = (layout.polynomial_size(), layout.chunk_count());
-    let mut out = vec![0f64; m * n];
+    let mut out = vec![0u64; m * 2 * n];
     let mut poly = vec![0i64; n];
-    let mut tmp = vec![0f64; n];
+    let mut residues = vec![0u64; 2 * n];
     for c in 0..m {
         layout.gallery_chunk_polynomial(rows, c, &mut poly);
-        fft.forward(|j| poly[j], &mut tmp, scratch);
-        for (tile, values) in tmp.chunks_exact(TILE_F64).enumerate() {
-            let at = (tile * m + c) * TILE_F64;
-            out[at..at + TILE_F64].copy_from_slice(values);
-        }
+        ntt.forward_signed(|j| poly[j], &mut residues);
+        scatter_tiles(&residues, n, c, m, &mut out);
     }
     out
 }
@@ -199,18 +173,18 @@ pub struct HolderQuery {
     params: ParameterSet,
     shape: SessionShape,
     gallery_len: usize,
-    /// `[tile][chunk][stream][TILE_F64]`, streams = mask limbs then body limbs.
-    query_fourier: Vec<f64>,
-    /// `[tile][stream][TILE_F64]`.
-    pk_fourier: Vec<f64>,
-    fft: Arc<NegacyclicFft>,
+    /// `[tile][chunk][stream][LANES]` residues; stream = part (mask, body) × limb × prime.
+    query: Vec<u64>,
+    /// `[tile][stream][LANES]` residues of the public key.
+    public_key: Vec<u64>,
+    ntt: Arc<RnsNtt>,
 }
 
 impl HolderQuery {
     /// Checks a query against the session and transforms it.
     ///
     /// # Errors
-    /// [`HeError::ParameterMismatch`] when shape and params disagree,
+    /// [`HeError::ParameterMismatch`] when shape, params or gallery disagree,
     /// [`HeError::Malformed`] when the query has the wrong number or size of ciphertexts or a
     /// coefficient out of range, and [`HeError::FloodingTooWeak`] when a response over
     /// `gallery.len()` vectors could not be hidden at the set's statistical level.
@@ -231,52 +205,44 @@ impl HolderQuery {
         let total = (layout.block_count(gallery.len()) * layout.block_capacity()) as u64;
         params.check_flooding(layout.chunk_count(), total)?;
 
-        let (n, m, limbs) = (params.n(), layout.chunk_count(), params.limb_count());
-        let streams = 2 * limbs;
-        let fft = NegacyclicFft::get(n);
-        let transform = |ct: &crate::wire::SeededCiphertext, scratch: &mut FftScratch| {
-            let mut f = vec![0f64; streams * n];
-            forward_limbs(&fft, &ct.mask(params), limbs, &mut f[..limbs * n], scratch);
-            forward_limbs(&fft, &ct.body, limbs, &mut f[limbs * n..], scratch);
-            f
+        let n = params.n();
+        let half = params.limb_count() * 2 * n;
+        let ntt = RnsNtt::get(n);
+        // Mask limbs then body limbs: `[part][limb][prime][N]`, one contiguous stream set.
+        let transform = |ct: &crate::wire::SeededCiphertext, out: &mut [u64]| {
+            let (mask, body) = out.split_at_mut(half);
+            ntt.forward_limbs(&ct.mask(params), params.log_q(), mask);
+            ntt.forward_limbs(&ct.body, params.log_q(), body);
         };
-        let tiles = n / TILE_F64;
-        let mut query_fourier = vec![0f64; m * streams * n];
-        // Transform a batch of chunks in parallel, then scatter it into tile-major order; the
-        // batch bounds the temporary memory.
+        let m = layout.chunk_count();
+        let mut transformed = vec![0u64; m * 2 * half];
+        // Transform a batch of chunks in parallel, then scatter it into the tile-major layout;
+        // the batch bounds the temporary memory.
         const BATCH: usize = 32;
         for (b, batch) in query.chunks.chunks(BATCH).enumerate() {
-            let transformed: Vec<Vec<f64>> = batch
+            let residues: Vec<Vec<u64>> = batch
                 .par_iter()
-                .map_init(|| fft.scratch(), |scratch, ct| transform(ct, scratch))
+                .map(|ct| {
+                    let mut out = vec![0u64; 2 * half];
+                    transform(ct, &mut out);
+                    out
+                })
                 .collect();
-            for (i, f) in transformed.iter().enumerate() {
-                let c = b * BATCH + i;
-                for tile in 0..tiles {
-                    for s in 0..streams {
-                        let at = ((tile * m + c) * streams + s) * TILE_F64;
-                        let from = s * n + tile * TILE_F64;
-                        query_fourier[at..at + TILE_F64].copy_from_slice(&f[from..from + TILE_F64]);
-                    }
-                }
+            for (i, r) in residues.iter().enumerate() {
+                scatter_tiles(r, n, b * BATCH + i, m, &mut transformed);
             }
         }
-        let pk = transform(&query.public_key, &mut fft.scratch());
-        let mut pk_fourier = vec![0f64; streams * n];
-        for s in 0..streams {
-            for tile in 0..tiles {
-                let at = (tile * streams + s) * TILE_F64;
-                pk_fourier[at..at + TILE_F64]
-                    .copy_from_slice(&pk[s * n + tile * TILE_F64..][..TILE_F64]);
-            }
-        }
+        let mut pk = vec![0u64; 2 * half];
+        transform(&query.public_key, &mut pk);
+        let mut public_key = vec![0u64; 2 * half];
+        scatter_tiles(&pk, n, 0, 1, &mut public_key);
         Ok(Self {
             params: params.clone(),
             shape: shape.clone(),
             gallery_len: gallery.len(),
-            query_fourier,
-            pk_fourier,
-            fft,
+            query: transformed,
+            public_key,
+            ntt,
         })
     }
 
@@ -290,6 +256,10 @@ impl HolderQuery {
     /// Call it with consecutive ranges to stream a large gallery in bounded memory. All
     /// randomness (re-randomiser, noise, flooding, masks) is drawn from `rng` up front, one seed
     /// per block, so the output does not depend on thread scheduling.
+    ///
+    /// # Errors
+    /// [`HeError::ParameterMismatch`] for a gallery other than the one the query was checked
+    /// against.
     pub fn respond<R: Rng + CryptoRng>(
         &self,
         gallery: &PackedGallery,
@@ -332,7 +302,7 @@ impl HolderQuery {
         let groups: Vec<Vec<HolderBlock>> = seeds
             .par_chunks(group)
             .map(|group| self.respond_group(gallery, group, options))
-            .collect::<Result<_>>()?;
+            .collect();
         Ok(groups.into_iter().flatten().collect())
     }
 
@@ -341,57 +311,60 @@ impl HolderQuery {
         gallery: &PackedGallery,
         group: &[(usize, u128)],
         options: ResponseOptions,
-    ) -> Result<Vec<HolderBlock>> {
-        let p = &self.params;
-        let n = p.n();
-        let limbs = p.limb_count();
-        let streams = 2 * limbs;
-        let mut scratch = self.fft.scratch();
+    ) -> Vec<HolderBlock> {
+        let n = self.params.n();
+        let streams = 4 * self.params.limb_count();
         let mut generators: Vec<_> = group
             .iter()
             .map(|&(_, seed)| RandomGenerator::<DefaultRandomGenerator>::new(Seed(seed)))
             .collect();
         // Re-randomiser u (binary) per block, transformed.
-        let mut u_fourier = vec![vec![0f64; n]; group.len()];
-        for (generator, uf) in generators.iter_mut().zip(u_fourier.iter_mut()) {
+        let mut u_residues = vec![vec![0u64; 2 * n]; group.len()];
+        let mut residues = vec![0u64; 2 * n];
+        for (generator, ur) in generators.iter_mut().zip(u_residues.iter_mut()) {
             let mut u = vec![0u64; n];
             generator.fill_slice_with_random_uniform_binary(&mut u);
-            self.fft.forward(|j| u[j] as i64, uf, &mut scratch);
+            self.ntt.forward_signed(|j| u[j] as i64, &mut residues);
+            scatter_tiles(&residues, n, 0, 1, ur);
         }
         let mut bufs = vec![Vec::new(); group.len()];
-        let fouriers: Vec<&[f64]> = group
+        let transforms: Vec<&[u64]> = group
             .iter()
             .zip(bufs.iter_mut())
-            .map(|(&(b, _), buf)| gallery.block_fourier(b, buf, &self.fft, &mut scratch))
+            .map(|(&(b, _), buf)| gallery.block_transform(b, buf, &self.ntt))
             .collect();
-        let mut outs = vec![vec![0f64; streams * n]; group.len()];
-        let job_blocks = fouriers
+        let mut outs = vec![vec![0u64; streams * n]; group.len()];
+        let chunks = self.shape.layout.chunk_count();
+        let blocks = transforms
             .iter()
-            .zip(u_fourier.iter())
+            .zip(u_residues.iter())
             .zip(outs.iter_mut())
             .map(|((f, u), o)| (*f, u.as_slice(), o.as_mut_slice()))
             .collect();
+        let (query, pk) = (&self.query[..], &self.public_key[..]);
         match streams {
-            6 => accumulate::<6>(Accumulate {
-                query: &self.query_fourier,
-                pk: &self.pk_fourier,
-                chunks: self.shape.layout.chunk_count(),
-                blocks: job_blocks,
-            }),
-            12 => accumulate::<12>(Accumulate {
-                query: &self.query_fourier,
-                pk: &self.pk_fourier,
-                chunks: self.shape.layout.chunk_count(),
-                blocks: job_blocks,
-            }),
-            other => unreachable!("{other} streams: validated parameter sets have 3 or 6 limbs"),
+            4 => Accumulate::<4> {
+                query,
+                pk,
+                chunks,
+                blocks,
+            }
+            .run(),
+            8 => Accumulate::<8> {
+                query,
+                pk,
+                chunks,
+                blocks,
+            }
+            .run(),
+            other => unreachable!("{other} streams: moduli are 2^64 or 2^128"),
         }
         group
             .iter()
             .zip(generators.iter_mut())
-            .zip(outs.iter())
+            .zip(outs.iter_mut())
             .map(|((&(index, _), generator), acc)| {
-                self.finish_block(gallery, index, generator, acc, &mut scratch, options)
+                self.finish_block(gallery, index, generator, acc, options)
             })
             .collect()
     }
@@ -403,31 +376,17 @@ impl HolderQuery {
         gallery: &PackedGallery,
         index: usize,
         generator: &mut RandomGenerator<DefaultRandomGenerator>,
-        acc: &[f64],
-        scratch: &mut FftScratch,
+        acc: &mut [u64],
         options: ResponseOptions,
-    ) -> Result<HolderBlock> {
+    ) -> HolderBlock {
         let p = &self.params;
         let (n, limbs, log_q) = (p.n(), p.limb_count(), p.log_q());
         let layout = &self.shape.layout;
         let mut mask = vec![0u128; n];
         let mut body = vec![0u128; n];
-        inverse_limbs(
-            &self.fft,
-            &acc[..limbs * n],
-            limbs,
-            log_q,
-            &mut mask,
-            scratch,
-        )?;
-        inverse_limbs(
-            &self.fft,
-            &acc[limbs * n..],
-            limbs,
-            log_q,
-            &mut body,
-            scratch,
-        )?;
+        let (mask_acc, body_acc) = acc.split_at_mut(limbs * 2 * n);
+        self.ntt.inverse_limbs(mask_acc, log_q, &mut mask);
+        self.ntt.inverse_limbs(body_acc, log_q, &mut body);
 
         let eta = TUniform::<u128>::new(p.noise_bound_log2);
         let flood = TUniform::<u128>::new(p.flooding_bound_log2);
@@ -471,7 +430,7 @@ impl HolderQuery {
             masks.push(r);
             body_out.push(switch(p.reduce(v)));
         }
-        Ok(HolderBlock {
+        HolderBlock {
             index,
             response: ResponseBlock {
                 switched_modulus_log: b,
@@ -479,6 +438,6 @@ impl HolderQuery {
                 body: body_out,
             },
             masks,
-        })
+        }
     }
 }

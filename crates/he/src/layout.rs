@@ -28,7 +28,7 @@ impl Layout {
     ///
     /// # Errors
     /// [`HeError::InvalidLayout`] when g is not a power of two dividing d and N, or when the
-    /// Fourier-domain products could not be kept exact (`d/g` too large for N).
+    /// NTT-domain products could not be kept exact (`d/g` too large for N).
     pub fn new(params: &ParameterSet, dimension: usize, group_size: usize) -> Result<Self> {
         let n = params.n();
         if dimension == 0 {
@@ -40,9 +40,9 @@ impl Layout {
             )));
         }
         let chunks = dimension / group_size;
-        if params.product_bound_log2(chunks) >= MAX_EXACT_LOG2 {
+        if params.product_bound_log2(chunks) >= MAX_EXACT_LOG2 || chunks >= crate::ntt::MAX_TERMS {
             return Err(HeError::InvalidLayout(format!(
-                "{chunks} chunks at N = {n} exceed the exact Fourier range"
+                "{chunks} chunks at N = {n} exceed the exact CRT range"
             )));
         }
         Ok(Self {

@@ -2,7 +2,7 @@
 //!
 //! The verifier encrypts its quantised probe under a fresh RLWE key (tfhe core_crypto's binary
 //! GLWE key, GLWE dimension 1); the holder multiplies the ciphertexts by its packed gallery in
-//! the Fourier domain, masks every score with a random share, re-randomises with the verifier's
+//! the NTT domain (exactly, modulo two primes), masks every score with a random share, re-randomises with the verifier's
 //! public key, floods the noise, switches the modulus down and returns one block per N/g
 //! gallery vectors. Decrypting gives the verifier `score + r (mod 2^k)`; the holder keeps r.
 //! Neither learns a score. The normative description is `protocols/` in the repository.
@@ -29,9 +29,9 @@
 //! ```
 
 pub mod error;
-pub mod fourier;
 pub mod holder;
 pub mod layout;
+pub mod ntt;
 pub mod params;
 pub mod plain;
 pub mod quantise;

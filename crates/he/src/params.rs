@@ -8,18 +8,9 @@ use tfhe::core_crypto::prelude::{CiphertextModulusLog, GlweDimension, Polynomial
 
 use crate::error::{HeError, Result};
 
-/// Width of one signed limb in the Fourier-domain products, in bits.
-///
-/// A ciphertext coefficient mod `2^log_q` is split into `ceil(log_q / LIMB_BITS)` signed limbs
-/// in `[-2^(LIMB_BITS-1), 2^(LIMB_BITS-1))`. The exact integer each limb product sums to is
-/// bounded by [`ParameterSet::product_bound_log2`]; see there.
-pub const LIMB_BITS: u32 = 22;
-
-/// Largest exact integer magnitude we allow a Fourier-domain result to reach, as a power of two.
-///
-/// f64 represents every integer below 2^53; keeping results below 2^51 leaves a factor of four
-/// between the largest true value and the first non-representable one.
-pub const MAX_EXACT_LOG2: f64 = 51.0;
+/// Largest log2 of an exact product magnitude: the CRT range of the two NTT primes is
+/// (−P/2, P/2) with log2 P ≈ 100.8, and one bit of it is kept in reserve.
+pub const MAX_EXACT_LOG2: f64 = crate::ntt::CRT_MODULUS_LOG2 - 2.0;
 
 /// A named, immutable set of HE parameters.
 ///
@@ -132,9 +123,9 @@ impl ParameterSet {
         self.ciphertext_modulus_log.0 as u32
     }
 
-    /// Number of signed limbs a ciphertext coefficient is split into.
+    /// Number of signed 64-bit limbs a ciphertext coefficient is split into.
     pub fn limb_count(&self) -> usize {
-        self.log_q().div_ceil(LIMB_BITS) as usize
+        crate::ntt::limb_count(self.log_q())
     }
 
     /// Reduces a value mod Q.
@@ -142,14 +133,14 @@ impl ParameterSet {
         x & modulus_mask(self.log_q())
     }
 
-    /// log2 of the worst-case magnitude of any exact integer in the Fourier-domain
-    /// accumulation for `chunks` gallery chunks (plus the re-randomisation chunk).
+    /// log2 of the worst-case magnitude of any integer the NTT accumulation must recover,
+    /// for `chunks` gallery chunks plus the re-randomisation chunk.
     ///
-    /// Each output coefficient is a sum over the `chunks` products (|y| ≤ 127) and one
-    /// product with the binary re-randomiser u, each a sum of N limb·coefficient terms with
-    /// |limb| ≤ 2^(LIMB_BITS-1): at most `(127·chunks + 1)·N·2^(LIMB_BITS-1)`.
+    /// Each output coefficient of one limb is a sum over the `chunks` products (|y| ≤ 127) and
+    /// one product with the binary re-randomiser u, each a sum of N limb·coefficient terms
+    /// with |limb| ≤ 2^63: at most `(127·chunks + 1)·N·2^63`. It must stay below P/2.
     pub fn product_bound_log2(&self, chunks: usize) -> f64 {
-        ((127 * chunks + 1) as f64 * self.n() as f64).log2() + (LIMB_BITS - 1) as f64
+        ((127 * chunks + 1) as f64 * self.n() as f64).log2() + 63.0
     }
 
     /// Worst-case magnitude of the decrypted noise before flooding, for `chunks` chunks: the
@@ -247,9 +238,11 @@ mod tests {
         assert!(p.check_flooding(512, 1 << 31).is_err());
         // Switch target from the design: about k + 1 + log2(N/2) + 2.
         assert_eq!(p.switched_modulus_log(512, 24).unwrap(), 39);
-        // The exactness bound stays below 2^51 at d = 512, g = 1.
+        // The exactness bound stays inside the CRT range at d = 512, g = 1 (2^92 < 2^98.8).
         assert!(p.product_bound_log2(512) < MAX_EXACT_LOG2);
-        assert_eq!(p.limb_count(), 6);
+        assert!(p.product_bound_log2(512) < 92.1);
+        assert_eq!(p.limb_count(), 2);
+        assert_eq!(ParameterSet::toy().limb_count(), 1);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use tfhe::core_crypto::prelude::{
 };
 
 use crate::error::{HeError, Result};
-use crate::fourier::{NegacyclicFft, mul_by_small};
 use crate::layout::Layout;
+use crate::ntt::RnsNtt;
 use crate::params::{ParameterSet, modulus_mask};
 use crate::quantise::check_quantised;
 use crate::wire::{SEED_BYTES, SeededCiphertext};
@@ -22,8 +22,9 @@ use crate::{Query, ResponseBlock, SessionShape};
 pub struct VerifierKey {
     params: ParameterSet,
     secret: GlweSecretKeyOwned<u128>,
-    secret_fourier: Vec<f64>,
-    fft: std::sync::Arc<NegacyclicFft>,
+    /// `[prime][N]` residues of the transformed key.
+    secret_ntt: Vec<u64>,
+    ntt: std::sync::Arc<RnsNtt>,
 }
 
 impl VerifierKey {
@@ -37,16 +38,15 @@ impl VerifierKey {
             params.polynomial_size,
             &mut generator,
         );
-        let fft = NegacyclicFft::get(params.n());
-        let mut scratch = fft.scratch();
-        let mut secret_fourier = vec![0f64; params.n()];
+        let ntt = RnsNtt::get(params.n());
+        let mut secret_ntt = vec![0u64; 2 * params.n()];
         let s = secret.as_ref();
-        fft.forward(|j| s[j] as i64, &mut secret_fourier, &mut scratch);
+        ntt.forward_signed(|j| s[j] as i64, &mut secret_ntt);
         Self {
             params: params.clone(),
             secret,
-            secret_fourier,
-            fft,
+            secret_ntt,
+            ntt,
         }
     }
 
@@ -67,7 +67,6 @@ impl VerifierKey {
         plaintext: &[u128],
         noise: &mut RandomGenerator<DefaultRandomGenerator>,
         seed: [u8; SEED_BYTES],
-        scratch: &mut crate::fourier::FftScratch,
     ) -> SeededCiphertext {
         let p = &self.params;
         let ct = SeededCiphertext {
@@ -75,8 +74,7 @@ impl VerifierKey {
             body: Vec::new(),
         };
         let mask = ct.mask(p);
-        let mut body = mul_by_small(&self.fft, &mask, p.log_q(), &self.secret_fourier, scratch)
-            .expect("a·s with a binary key is far inside the exact range");
+        let mut body = self.ntt.mul_by_small(&mask, p.log_q(), &self.secret_ntt);
         let eta = TUniform::<u128>::new(p.noise_bound_log2);
         for (b, m) in body.iter_mut().zip(plaintext) {
             let e: u128 = noise.random_from_distribution(eta);
@@ -108,7 +106,7 @@ impl VerifierKey {
         let seeds: Vec<([u8; SEED_BYTES], u128)> = (0..=layout.chunk_count())
             .map(|_| (rng.random(), rng.random()))
             .collect();
-        let encrypt = |scratch: &mut crate::fourier::FftScratch, c: usize| {
+        let encrypt = |c: usize| {
             let (mask_seed, noise_seed) = seeds[c];
             let mut noise = RandomGenerator::<DefaultRandomGenerator>::new(Seed(noise_seed));
             let mut plaintext = vec![0u128; n];
@@ -119,11 +117,11 @@ impl VerifierKey {
                     *m = p.reduce((v as i128 as u128).wrapping_shl(delta_log));
                 }
             }
-            self.encrypt_seeded(&plaintext, &mut noise, mask_seed, scratch)
+            self.encrypt_seeded(&plaintext, &mut noise, mask_seed)
         };
         let mut cts: Vec<SeededCiphertext> = (0..=layout.chunk_count())
             .into_par_iter()
-            .map_init(|| self.fft.scratch(), |scratch, c| encrypt(scratch, c))
+            .map(encrypt)
             .collect();
         let chunks = cts.split_off(1);
         let public_key = cts.pop().expect("public key");
@@ -168,9 +166,8 @@ impl VerifierKey {
             });
         }
         let b = block.switched_modulus_log;
-        let mut scratch = self.fft.scratch();
         let mask: Vec<u128> = block.mask.iter().map(|&v| v as u128).collect();
-        let mask_s = mul_by_small(&self.fft, &mask, b, &self.secret_fourier, &mut scratch)?;
+        let mask_s = self.ntt.mul_by_small(&mask, b, &self.secret_ntt);
         let modulus = modulus_mask(b) as u64;
         Ok((0..count)
             .map(|t| {
