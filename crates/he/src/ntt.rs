@@ -39,6 +39,7 @@ pub fn limb_count(log_q: u32) -> usize {
 pub struct RnsNtt {
     n: usize,
     plans: [Plan; 2],
+    divs: [Div64; 2],
 }
 
 impl RnsNtt {
@@ -53,6 +54,7 @@ impl RnsNtt {
                 Arc::new(RnsNtt {
                     n,
                     plans: [plan(PRIMES[0]), plan(PRIMES[1])],
+                    divs: [Div64::new(PRIMES[0]), Div64::new(PRIMES[1])],
                 })
             })
             .clone()
@@ -73,9 +75,9 @@ impl RnsNtt {
         let n = self.n;
         assert_eq!(out.len(), 2 * n, "two residue polynomials");
         for (i, residues) in out.chunks_exact_mut(n).enumerate() {
-            let p = PRIMES[i];
+            let div = self.divs[i];
             for (j, r) in residues.iter_mut().enumerate() {
-                *r = reduce_signed(coeffs(j), p);
+                *r = reduce_signed(coeffs(j), div);
             }
             self.plans[i].fwd(residues);
         }
@@ -134,10 +136,17 @@ impl RnsNtt {
     }
 }
 
-/// x mod p for a signed x.
-fn reduce_signed(x: i64, p: u64) -> u64 {
-    let r = x.rem_euclid(p as i64);
-    r as u64
+/// x mod p for a signed x (multiply-based remainder; small values take a shortcut).
+#[inline(always)]
+fn reduce_signed(x: i64, div: Div64) -> u64 {
+    let p = div.divisor();
+    let magnitude = x.unsigned_abs();
+    let r = if magnitude < p {
+        magnitude
+    } else {
+        Div64::rem(magnitude, div)
+    };
+    if x < 0 && r != 0 { p - r } else { r }
 }
 
 /// Limb `l` of x: `x = Σ_l limb_l·2^(64·l) (mod 2^128)` with limb_l the signed reading of
@@ -156,11 +165,12 @@ pub fn signed_limb(x: u128, l: usize) -> i64 {
 
 /// The integer in (−P/2, P/2) with residues (a mod p0, b mod p1), P = p0·p1.
 pub fn crt(a: u64, b: u64) -> i128 {
+    const DIV1: Div64 = Div64::new(PRIMES[1]);
     let (p0, p1) = (PRIMES[0], PRIMES[1]);
     // t = (b − a)·p0^(−1) mod p1, then x = a + p0·t ∈ [0, P).
-    let diff = (b as u128 + p1 as u128 - (a % p1) as u128) % p1 as u128;
-    let t = (diff * P0_INV_MOD_P1 as u128) % p1 as u128;
-    let x = a as u128 + p0 as u128 * t;
+    let diff = (b + p1 - Div64::rem(a, DIV1)) as u128;
+    let t = Div64::rem_u128(diff * P0_INV_MOD_P1 as u128, DIV1);
+    let x = a as u128 + p0 as u128 * t as u128;
     let big_p = p0 as u128 * p1 as u128;
     if x > big_p / 2 {
         x as i128 - big_p as i128
