@@ -1,2 +1,8 @@
-//! privface
+//! # privface
+//!
+//! Two-party privacy-preserving face verification: homomorphic inner products
+//! ([`he`]), oblivious transfer ([`ot`]) and a garbled threshold comparison ([`gc`]).
+
+pub use privface_gc as gc;
 pub use privface_he as he;
+pub use privface_ot as ot;

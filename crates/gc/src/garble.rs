@@ -182,6 +182,7 @@ pub struct Evaluator<'c, C: Channel> {
     gate: u64,
     scratch: (Vec<Block>, Vec<u128>, Vec<Block>),
     buf: Vec<u8>,
+    tables: Vec<Block>,
 }
 
 impl<'c, C: Channel> Evaluator<'c, C> {
@@ -193,6 +194,7 @@ impl<'c, C: Channel> Evaluator<'c, C> {
             gate: 0,
             scratch: Default::default(),
             buf: Vec::new(),
+            tables: Vec::new(),
         }
     }
 
@@ -201,14 +203,17 @@ impl<'c, C: Channel> Evaluator<'c, C> {
         self.channel
     }
 
-    fn read_blocks(&mut self, count: usize) -> Result<Vec<Block>> {
+    /// Reads `count` table blocks into `self.tables`.
+    fn read_tables(&mut self, count: usize) -> Result<()> {
         self.buf.resize(16 * count, 0);
         self.channel.read_bytes(&mut self.buf)?;
-        Ok(self
-            .buf
-            .chunks_exact(16)
-            .map(|c| Block::from_bytes(c.try_into().expect("16 bytes")))
-            .collect())
+        self.tables.clear();
+        self.tables.extend(
+            self.buf
+                .chunks_exact(16)
+                .map(|c| Block::from_bytes(c.try_into().expect("16 bytes"))),
+        );
+        Ok(())
     }
 }
 
@@ -226,7 +231,7 @@ impl<C: Channel> Fancy for Evaluator<'_, C> {
 
     fn and(&mut self, a: &[Block], b: &[Block]) -> Result<Vec<Block>> {
         assert_eq!(a.len(), b.len(), "lane counts");
-        let tables = self.read_blocks(2 * a.len())?;
+        self.read_tables(2 * a.len())?;
         let (mut xs, mut tweaks, mut hs) = std::mem::take(&mut self.scratch);
         xs.clear();
         tweaks.clear();
@@ -240,11 +245,11 @@ impl<C: Channel> Fancy for Evaluator<'_, C> {
         let outs = a
             .iter()
             .zip(b)
-            .enumerate()
-            .map(|(lane, (&la, &lb))| {
-                let (t_g, t_e) = (tables[2 * lane], tables[2 * lane + 1]);
-                let w_g = hs[2 * lane] ^ t_g.select(la.lsb());
-                let w_e = hs[2 * lane + 1] ^ (t_e ^ la).select(lb.lsb());
+            .zip(self.tables.chunks_exact(2))
+            .zip(hs.chunks_exact(2))
+            .map(|(((&la, &lb), t), h)| {
+                let w_g = h[0] ^ t[0].select(la.lsb());
+                let w_e = h[1] ^ (t[1] ^ la).select(lb.lsb());
                 w_g ^ w_e
             })
             .collect();
@@ -257,7 +262,7 @@ impl<C: Channel> Fancy for Evaluator<'_, C> {
     }
 
     fn and_known(&mut self, a: &[Block], _: Known<'_>) -> Result<Vec<Block>> {
-        let tables = self.read_blocks(a.len())?;
+        self.read_tables(a.len())?;
         let (mut xs, mut tweaks, mut hs) = std::mem::take(&mut self.scratch);
         xs.clear();
         tweaks.clear();
@@ -270,7 +275,7 @@ impl<C: Channel> Fancy for Evaluator<'_, C> {
         self.hash.hash(&xs, &tweaks, &mut hs);
         let outs = a
             .iter()
-            .zip(&tables)
+            .zip(&self.tables)
             .zip(&hs)
             .map(|((la, t), h)| *h ^ t.select(la.lsb()))
             .collect();

@@ -8,10 +8,13 @@ use privface_ot::Block;
 /// The public fixed AES key π uses: the ASCII bytes of "privface/1 pi  ".
 pub const FIXED_KEY: [u8; 16] = *b"privface/1 pi   ";
 
+type AesBlock = GenericArray<u8, aes::cipher::consts::U16>;
+
 /// Batched H(x, i).
 pub struct FixedKeyHash {
     aes: Aes128,
-    buf: Vec<GenericArray<u8, aes::cipher::consts::U16>>,
+    first: Vec<AesBlock>,
+    second: Vec<AesBlock>,
 }
 
 impl Default for FixedKeyHash {
@@ -20,40 +23,45 @@ impl Default for FixedKeyHash {
     }
 }
 
+fn to_aes(x: u128) -> AesBlock {
+    GenericArray::from(x.to_le_bytes())
+}
+
+fn from_aes(b: &AesBlock) -> u128 {
+    u128::from_le_bytes((*b).into())
+}
+
 impl FixedKeyHash {
     /// The hash with the fixed key.
     pub fn new() -> Self {
         Self {
             aes: Aes128::new(GenericArray::from_slice(&FIXED_KEY)),
-            buf: Vec::new(),
+            first: Vec::new(),
+            second: Vec::new(),
         }
     }
 
-    /// π on every block of `xs`, in place.
-    fn permute(&mut self, xs: &mut [Block]) {
-        self.buf.clear();
-        self.buf
-            .extend(xs.iter().map(|x| GenericArray::from(x.to_bytes())));
-        self.aes.encrypt_blocks(&mut self.buf);
-        for (x, b) in xs.iter_mut().zip(&self.buf) {
-            *x = Block::from_bytes((*b).into());
-        }
-    }
-
-    /// `out[j] = H(xs[j], tweaks[j])`.
+    /// `out[j] = H(xs[j], tweaks[j])`: two bulk AES passes over the whole batch.
     pub fn hash(&mut self, xs: &[Block], tweaks: &[u128], out: &mut Vec<Block>) {
         assert_eq!(xs.len(), tweaks.len(), "one tweak per block");
+        self.first.clear();
+        self.first.extend(xs.iter().map(|x| to_aes(x.0)));
+        self.aes.encrypt_blocks(&mut self.first);
+        self.second.clear();
+        self.second.extend(
+            self.first
+                .iter()
+                .zip(tweaks)
+                .map(|(p, t)| to_aes(from_aes(p) ^ t)),
+        );
+        self.aes.encrypt_blocks(&mut self.second);
         out.clear();
-        out.extend_from_slice(xs);
-        self.permute(out);
-        let first: Vec<Block> = out.clone();
-        for (o, t) in out.iter_mut().zip(tweaks) {
-            *o ^= Block(*t);
-        }
-        self.permute(out);
-        for (o, f) in out.iter_mut().zip(&first) {
-            *o ^= *f;
-        }
+        out.extend(
+            self.first
+                .iter()
+                .zip(&self.second)
+                .map(|(p, q)| Block(from_aes(p) ^ from_aes(q))),
+        );
     }
 }
 

@@ -1,0 +1,162 @@
+//! Shared pieces of the garbling benches: in-memory sinks and sources for garbled tables, and
+//! the measured quantities.
+
+use std::io;
+use std::time::Instant;
+
+use privface::gc::{
+    Evaluator, Fancy, Garbler, ThresholdSpec, evaluate_threshold_or, garble_threshold_or,
+};
+use privface::ot::{Block, Channel, Delta, IknpReceiver, IknpSender, MemoryChannel};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+/// A channel that keeps what is written and replays it to reads.
+#[derive(Default)]
+pub struct Tape {
+    data: Vec<u8>,
+    pos: usize,
+    sent: u64,
+}
+
+impl Channel for Tape {
+    fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.data.extend_from_slice(bytes);
+        self.sent += bytes.len() as u64;
+        Ok(())
+    }
+    fn read_bytes(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let end = self.pos + buf.len();
+        if end > self.data.len() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.copy_from_slice(&self.data[self.pos..end]);
+        self.pos = end;
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+    fn bytes_received(&self) -> u64 {
+        self.pos as u64
+    }
+}
+
+/// AND gates per second, garbling and evaluating, one core: `rounds` calls of `lanes` ANDs.
+pub fn and_rates(lanes: usize, rounds: usize) -> (f64, f64) {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let delta = Delta::random(&mut rng);
+    let a: Vec<Block> = (0..lanes).map(|_| Block::random(&mut rng)).collect();
+    let b: Vec<Block> = (0..lanes).map(|_| Block::random(&mut rng)).collect();
+    let mut tape = Tape {
+        data: Vec::with_capacity(lanes * rounds * 32),
+        ..Tape::default()
+    };
+    let t = Instant::now();
+    {
+        let mut g = Garbler::new(&mut tape, delta);
+        for _ in 0..rounds {
+            std::hint::black_box(g.and(&a, &b).expect("garble"));
+        }
+    }
+    let garble = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    {
+        let mut e = Evaluator::new(&mut tape);
+        for _ in 0..rounds {
+            std::hint::black_box(e.and(&a, &b).expect("evaluate"));
+        }
+    }
+    let eval = t.elapsed().as_secs_f64();
+    let n = (lanes * rounds) as f64;
+    (n / garble, n / eval)
+}
+
+/// IKNP OTs per second (both parties, two threads, in-memory channel).
+pub fn iknp_rate(count: usize) -> f64 {
+    let (mut a, mut b) = MemoryChannel::pair(64);
+    let sender = std::thread::spawn(move || {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let mut s = IknpSender::setup(&mut a, Delta::random(&mut rng), &mut rng).expect("setup");
+        let t = Instant::now();
+        std::hint::black_box(s.extend(&mut a, count).expect("extend"));
+        t.elapsed().as_secs_f64()
+    });
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut r = IknpReceiver::setup(&mut b, &mut rng).expect("setup");
+    let t = Instant::now();
+    std::hint::black_box(r.extend(&mut b, count, &mut rng).expect("extend"));
+    let recv = t.elapsed().as_secs_f64();
+    let send = sender.join().expect("sender");
+    count as f64 / recv.max(send)
+}
+
+/// The full two-party threshold-OR over `n` random scores: (seconds, bytes per score,
+/// plaintext seconds for the same bit, bit, plaintext bit).
+pub fn threshold_or_run(n: usize, k: u32) -> (f64, f64, f64, bool, bool) {
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let mask = (1u32 << k) - 1;
+    let masks: Vec<u32> = (0..n).map(|_| rng.random::<u32>() & mask).collect();
+    let shares: Vec<u32> = (0..n).map(|_| rng.random::<u32>() & mask).collect();
+    let spec = ThresholdSpec {
+        share_bits: k,
+        threshold: (1 << (k - 1)) - 2,
+    };
+    let (mut a, mut b) = MemoryChannel::pair(64);
+    let g_masks = masks.clone();
+    let t = Instant::now();
+    let garbler = std::thread::spawn(move || {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let mut ot = IknpSender::setup(&mut a, Delta::random(&mut rng), &mut rng).expect("setup");
+        garble_threshold_or(&mut a, &mut ot, &spec, &g_masks, 4096, false).expect("garble");
+        a.bytes_sent()
+    });
+    let mut ot = IknpReceiver::setup(&mut b, &mut rng).expect("setup");
+    let bit = evaluate_threshold_or(&mut b, &mut ot, &spec, &shares, 4096, false, &mut rng)
+        .expect("evaluate");
+    let g_sent = garbler.join().expect("garbler");
+    let secs = t.elapsed().as_secs_f64();
+    let bytes = (g_sent + b.bytes_sent()) as f64 / n as f64;
+    let t = Instant::now();
+    let plain_bit = std::hint::black_box(
+        shares
+            .iter()
+            .zip(&masks)
+            .any(|(&s, &r)| spec.decide(std::hint::black_box(s), r)),
+    );
+    // Force a full scan: the any() above may stop early, so also scan everything.
+    let count = shares
+        .iter()
+        .zip(&masks)
+        .filter(|&(&s, &r)| spec.decide(s, r))
+        .count();
+    std::hint::black_box(count);
+    let plain = t.elapsed().as_secs_f64();
+    (secs, bytes, plain, bit, plain_bit)
+}
+
+/// The counter's (AND gates, garbler half-gates) per score at this k and τ, OR included.
+pub fn gates_per_score(k: u32) -> (f64, f64) {
+    let mut c = privface::gc::Counter::default();
+    let spec = ThresholdSpec {
+        share_bits: k,
+        threshold: (1 << (k - 1)) - 2,
+    };
+    let lanes = 64;
+    let m = privface::gc::circuit::threshold_batch(
+        &mut c,
+        &spec,
+        &vec![vec![(); lanes]; k as usize],
+        None,
+    )
+    .expect("count");
+    let zero = c.constant(false, lanes);
+    privface::gc::circuit::or(&mut c, &zero, &m).expect("count");
+    (
+        c.ands as f64 / lanes as f64,
+        c.half_gates as f64 / lanes as f64,
+    )
+}
