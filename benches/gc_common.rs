@@ -5,7 +5,7 @@ use std::io;
 use std::time::Instant;
 
 use privface::gc::{
-    Evaluator, Fancy, Garbler, ThresholdSpec, evaluate_threshold_or, garble_threshold_or,
+    Evaluator, Fancy, Garbler, Reveal, ThresholdSpec, evaluate_threshold_or, garble_threshold_or,
 };
 use privface::ot::{Block, Channel, Delta, IknpReceiver, IknpSender, MemoryChannel};
 use rand::{Rng, SeedableRng};
@@ -111,12 +111,22 @@ pub fn threshold_or_run(n: usize, k: u32) -> (f64, f64, f64, bool, bool) {
     let garbler = std::thread::spawn(move || {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let mut ot = IknpSender::setup(&mut a, Delta::random(&mut rng), &mut rng).expect("setup");
-        garble_threshold_or(&mut a, &mut ot, &spec, &g_masks, 4096, false).expect("garble");
+        garble_threshold_or(&mut a, &mut ot, &spec, &g_masks, 4096, Reveal::EVALUATOR)
+            .expect("garble");
         a.bytes_sent()
     });
     let mut ot = IknpReceiver::setup(&mut b, &mut rng).expect("setup");
-    let bit = evaluate_threshold_or(&mut b, &mut ot, &spec, &shares, 4096, false, &mut rng)
-        .expect("evaluate");
+    let bit = evaluate_threshold_or(
+        &mut b,
+        &mut ot,
+        &spec,
+        &shares,
+        4096,
+        Reveal::EVALUATOR,
+        &mut rng,
+    )
+    .expect("evaluate")
+    .expect("the evaluator learns the bit");
     let g_sent = garbler.join().expect("garbler");
     let secs = t.elapsed().as_secs_f64();
     let bytes = (g_sent + b.bytes_sent()) as f64 / n as f64;

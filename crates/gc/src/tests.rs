@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 use crate::circuit::ThresholdSpec;
 use crate::fancy::{Fancy, Plain};
 use crate::garble::{Evaluator, Garbler};
-use crate::twoparty::{evaluate_threshold_or, garble_threshold_or, plain_threshold_or};
+use crate::twoparty::{Reveal, evaluate_threshold_or, garble_threshold_or, plain_threshold_or};
 
 /// One gate of a random circuit over wire vectors (all of the same lane count).
 #[derive(Clone, Debug)]
@@ -132,13 +132,22 @@ pub(crate) fn two_party(
     let garbler = std::thread::spawn(move || {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let mut ot = IknpSender::setup(&mut a, Delta::random(&mut rng), &mut rng).unwrap();
-        let out = garble_threshold_or(&mut a, &mut ot, &spec, &masks, batch, true).unwrap();
+        let out = garble_threshold_or(&mut a, &mut ot, &spec, &masks, batch, Reveal::BOTH).unwrap();
         (out.result.unwrap(), a.bytes_sent())
     });
     let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 1);
     let mut ot = IknpReceiver::setup(&mut b, &mut rng).unwrap();
-    let bit =
-        evaluate_threshold_or(&mut b, &mut ot, &spec, &shares, batch, true, &mut rng).unwrap();
+    let bit = evaluate_threshold_or(
+        &mut b,
+        &mut ot,
+        &spec,
+        &shares,
+        batch,
+        Reveal::BOTH,
+        &mut rng,
+    )
+    .unwrap()
+    .unwrap();
     let (g_bit, g_sent) = garbler.join().unwrap();
     (bit, g_bit, g_sent, b.bytes_sent())
 }

@@ -19,6 +19,28 @@ use crate::garble::{Evaluator, Garbler};
 /// Scores per batch unless the caller picks another size.
 pub const DEFAULT_BATCH: usize = 1024;
 
+/// Who learns the output of the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reveal {
+    /// The evaluator decodes the output (the garbler sends the decode bit).
+    pub evaluator: bool,
+    /// The evaluator returns its output label, which the garbler decodes.
+    pub garbler: bool,
+}
+
+impl Reveal {
+    /// Only the evaluator learns the bit.
+    pub const EVALUATOR: Reveal = Reveal {
+        evaluator: true,
+        garbler: false,
+    };
+    /// Both learn the bit.
+    pub const BOTH: Reveal = Reveal {
+        evaluator: true,
+        garbler: true,
+    };
+}
+
 /// What the garbler ends with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GarblerOutcome {
@@ -60,8 +82,7 @@ fn accumulate<F: Fancy>(
     })
 }
 
-/// Garbler side. `masks` are the r_t, in score order; `reveal_to_garbler` asks the evaluator to
-/// return its output label so the garbler learns the bit as well.
+/// Garbler side. `masks` are the r_t, in score order; `reveal` says who learns the bit.
 ///
 /// One garbler serves the whole run, so gate numbers (and hash tweaks) never repeat.
 pub fn garble_threshold_or<C: Channel>(
@@ -70,7 +91,7 @@ pub fn garble_threshold_or<C: Channel>(
     spec: &ThresholdSpec,
     masks: &[u32],
     batch: usize,
-    reveal_to_garbler: bool,
+    reveal: Reveal,
 ) -> Result<GarblerOutcome> {
     check(spec, masks.len(), batch)?;
     let k = spec.share_bits as usize;
@@ -85,9 +106,11 @@ pub fn garble_threshold_or<C: Channel>(
         g.channel().flush()?;
     }
     let out = or_lanes(&mut g, acc.expect("at least one batch"))?;
-    g.output(std::slice::from_ref(&out))?;
+    if reveal.evaluator {
+        g.output(std::slice::from_ref(&out))?;
+    }
     g.channel().flush()?;
-    let result = if reveal_to_garbler {
+    let result = if reveal.garbler {
         let mut bytes = [0u8; 16];
         g.channel().read_bytes(&mut bytes)?;
         Some(g.decode_returned_label(out, Block::from_bytes(bytes))?)
@@ -97,16 +120,17 @@ pub fn garble_threshold_or<C: Channel>(
     Ok(GarblerOutcome { result })
 }
 
-/// Evaluator side. `shares` are the s_t, in score order; returns the decision.
+/// Evaluator side. `shares` are the s_t, in score order; returns the decision when `reveal`
+/// lets the evaluator learn it.
 pub fn evaluate_threshold_or<C: Channel, R: Rng + CryptoRng>(
     channel: &mut C,
     ot: &mut IknpReceiver,
     spec: &ThresholdSpec,
     shares: &[u32],
     batch: usize,
-    reveal_to_garbler: bool,
+    reveal: Reveal,
     rng: &mut R,
-) -> Result<bool> {
+) -> Result<Option<bool>> {
     check(spec, shares.len(), batch)?;
     let k = spec.share_bits as usize;
     let mut e = Evaluator::new(channel);
@@ -123,8 +147,12 @@ pub fn evaluate_threshold_or<C: Channel, R: Rng + CryptoRng>(
         acc = Some(accumulate(&mut e, acc, m)?);
     }
     let out = or_lanes(&mut e, acc.expect("at least one batch"))?;
-    let bit = e.output(std::slice::from_ref(&out))?[0].expect("the evaluator learns its output");
-    if reveal_to_garbler {
+    let bit = if reveal.evaluator {
+        Some(e.output(std::slice::from_ref(&out))?[0].expect("the evaluator learns its output"))
+    } else {
+        None
+    };
+    if reveal.garbler {
         e.channel().write_bytes(&out.to_bytes())?;
         e.channel().flush()?;
     }

@@ -1,0 +1,215 @@
+//! Session messages and their encoding.
+//!
+//! A message is one frame: the protocol version byte followed by the postcard encoding of
+//! [`Message`]. Decoding consumes the whole frame or fails; every length inside a message is
+//! checked against the negotiated session by the receiving session code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ProtocolError, Result};
+
+/// Protocol version carried in every frame (and in the ALPN identifier).
+pub const VERSION: u8 = 1;
+
+/// TLS ALPN protocol identifier.
+pub const ALPN: &[u8] = b"privface/1";
+
+/// What the verifier asks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// 1:N identification: does any enrolled identity match?
+    Identify,
+    /// 1:1 verification: does the claimed identity match?
+    Verify {
+        /// The claimed identity.
+        identity: String,
+    },
+}
+
+/// Who learns the bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputTo {
+    /// The verifier only (default).
+    Verifier,
+    /// The holder only.
+    Holder,
+    /// Both.
+    Both,
+}
+
+impl OutputTo {
+    /// True when the verifier learns the bit.
+    pub fn verifier(self) -> bool {
+        matches!(self, OutputTo::Verifier | OutputTo::Both)
+    }
+    /// True when the holder learns the bit.
+    pub fn holder(self) -> bool {
+        matches!(self, OutputTo::Holder | OutputTo::Both)
+    }
+}
+
+/// Coarse reasons for refusing or aborting a session; detail stays in the local error and log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AbortCode {
+    /// Protocol version not supported.
+    Version,
+    /// No acceptable parameter set in common.
+    Parameters,
+    /// Wrong embedding dimension.
+    Dimension,
+    /// Unknown identity in 1:1 mode.
+    UnknownIdentity,
+    /// The client's query budget is used up.
+    Budget,
+    /// A message did not decode or had the wrong size.
+    Malformed,
+    /// A message arrived that the session did not expect now.
+    Unexpected,
+    /// A phase took too long.
+    Timeout,
+    /// The other side failed internally.
+    Internal,
+}
+
+/// The verifier's opening message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Parameter sets the verifier accepts, in preference order.
+    pub param_sets: Vec<String>,
+    /// Embedding dimension of the probe.
+    pub dimension: u32,
+    /// 1:N or 1:1.
+    pub mode: Mode,
+    /// Who learns the bit.
+    pub output: OutputTo,
+}
+
+/// The holder's terms for the session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Accept {
+    /// Parameter set name.
+    pub params: String,
+    /// Embedding dimension d.
+    pub dimension: u32,
+    /// Quantisation scale α.
+    pub quant_scale: f32,
+    /// Score threshold τ (integer, quantised units).
+    pub threshold: i64,
+    /// Number of scores n' (gallery size rounded up to a bucket).
+    pub padded_count: u32,
+    /// Group size g.
+    pub group_size: u32,
+    /// Share width k.
+    pub share_bits: u32,
+    /// Modulus-switch target b.
+    pub switched_modulus_log: u32,
+    /// Scores per comparison batch.
+    pub batch: u32,
+}
+
+/// Every message of a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// V → H: open the session.
+    Hello(Hello),
+    /// H → V: terms.
+    Accept(Accept),
+    /// H → V: refusal.
+    Reject(AbortCode),
+    /// V → H: ciphertext `index` of the query (0 is the public key).
+    QueryPart {
+        /// Position in the query.
+        index: u32,
+        /// The seeded ciphertext's encoding.
+        bytes: Vec<u8>,
+    },
+    /// H → V: response block `index` with `count` scores.
+    Scores {
+        /// Block index.
+        index: u32,
+        /// Scores in the block.
+        count: u32,
+        /// The packed block.
+        bytes: Vec<u8>,
+    },
+    /// Either way: bytes of the OT/garbling phase.
+    Comparison(Vec<u8>),
+    /// Either way: the session is over, with a reason.
+    Abort(AbortCode),
+}
+
+impl Message {
+    /// The message's name, for logs and errors (never its content).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Hello(_) => "Hello",
+            Message::Accept(_) => "Accept",
+            Message::Reject(_) => "Reject",
+            Message::QueryPart { .. } => "QueryPart",
+            Message::Scores { .. } => "Scores",
+            Message::Comparison(_) => "Comparison",
+            Message::Abort(_) => "Abort",
+        }
+    }
+
+    /// Encodes as one frame body: version byte, then postcard.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![VERSION];
+        out.extend(postcard::to_stdvec(self).expect("messages always serialise"));
+        out
+    }
+
+    /// Decodes a frame body, consuming all of it.
+    pub fn decode(body: &[u8]) -> Result<Self> {
+        let (&version, rest) = body
+            .split_first()
+            .ok_or(ProtocolError::Malformed("empty frame".into()))?;
+        if version != VERSION {
+            return Err(ProtocolError::Version(version));
+        }
+        let (message, trailing) = postcard::take_from_bytes::<Message>(rest)
+            .map_err(|e| ProtocolError::Malformed(format!("message: {e}")))?;
+        if !trailing.is_empty() {
+            return Err(ProtocolError::Malformed(format!(
+                "{} trailing bytes",
+                trailing.len()
+            )));
+        }
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_decoding_is_strict() {
+        let m = Message::Hello(Hello {
+            param_sets: vec!["default".into()],
+            dimension: 512,
+            mode: Mode::Verify {
+                identity: "alice".into(),
+            },
+            output: OutputTo::Both,
+        });
+        let bytes = m.encode();
+        assert_eq!(Message::decode(&bytes).unwrap(), m);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            Message::decode(&longer),
+            Err(ProtocolError::Malformed(_))
+        ));
+        let mut other_version = bytes.clone();
+        other_version[0] = 2;
+        assert!(matches!(
+            Message::decode(&other_version),
+            Err(ProtocolError::Version(2))
+        ));
+        assert!(Message::decode(&[]).is_err());
+        assert!(Message::decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Message::decode(&[VERSION, 0xff, 0xff]).is_err());
+    }
+}

@@ -1,0 +1,258 @@
+//! Holder and verifier sessions against each other over a Unix socket pair.
+
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use privface_he::{GalleryMode, ParameterSet, Quantiser};
+use privface_protocol::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+fn embedding(rng: &mut ChaCha20Rng, d: usize) -> Vec<f32> {
+    (0..d).map(|_| rng.random::<f32>() - 0.5).collect()
+}
+
+struct Fixture {
+    config: Arc<HolderConfig>,
+    embeddings: Vec<Vec<f32>>,
+}
+
+fn fixture(params: ParameterSet, d: usize, n: usize, budget: Option<u32>) -> Fixture {
+    let mut rng = ChaCha20Rng::seed_from_u64(n as u64);
+    let q = Quantiser::for_dimension(d).unwrap();
+    let embeddings: Vec<Vec<f32>> = (0..n).map(|_| embedding(&mut rng, d)).collect();
+    let entries = embeddings
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("id{i}"), q.quantise(e).unwrap()));
+    let gallery = HolderGallery::new(&params, d, entries, GalleryMode::Pretransformed).unwrap();
+    let config = HolderConfig {
+        threshold: q.threshold(0.8),
+        allow_insecure: params.insecure,
+        params,
+        gallery: Arc::new(gallery),
+        budget: Arc::new(QueryBudget::new(budget)),
+        batch: 64,
+    };
+    config.validate().unwrap();
+    Fixture {
+        config: Arc::new(config),
+        embeddings,
+    }
+}
+
+fn session(
+    f: &Fixture,
+    probe: Vec<f32>,
+    mode: Mode,
+    output: OutputTo,
+) -> (Result<VerifyOutcome>, Result<HolderReport>) {
+    let (a, b) = UnixStream::pair().unwrap();
+    let config = f.config.clone();
+    let holder = std::thread::spawn(move || {
+        let mut io = FrameIo::new(a);
+        run_holder(
+            &mut io,
+            &config,
+            "client",
+            &mut ChaCha20Rng::seed_from_u64(1),
+        )
+    });
+    let vconfig = VerifierConfig {
+        param_sets: vec![f.config.params.name.clone()],
+        allow_insecure: f.config.params.insecure,
+        ..VerifierConfig::default()
+    };
+    let mut io = FrameIo::new(b);
+    let v = run_verifier(
+        &mut io,
+        &vconfig,
+        &probe,
+        mode,
+        output,
+        &mut ChaCha20Rng::seed_from_u64(2),
+    );
+    drop(io);
+    (v, holder.join().unwrap())
+}
+
+fn noisy(e: &[f32]) -> Vec<f32> {
+    e.iter()
+        .enumerate()
+        .map(|(i, v)| v + if i % 7 == 0 { 0.01 } else { 0.0 })
+        .collect()
+}
+
+#[test]
+fn identify_and_verify_match_and_no_match() {
+    for params in [ParameterSet::toy(), ParameterSet::default_128()] {
+        let f = fixture(params, 128, 300, None);
+        let genuine = noisy(&f.embeddings[123]);
+        let impostor = embedding(&mut ChaCha20Rng::seed_from_u64(77), 128);
+        for (probe, want) in [(genuine.clone(), true), (impostor.clone(), false)] {
+            let (v, h) = session(&f, probe.clone(), Mode::Identify, OutputTo::Both);
+            let (v, h) = (v.unwrap(), h.unwrap());
+            assert_eq!(v.bit, Some(want));
+            assert_eq!(h.bit, Some(want));
+            assert_eq!(v.accept.padded_count as usize, padded_count(300));
+            let (v, _) = session(
+                &f,
+                probe,
+                Mode::Verify {
+                    identity: "id123".into(),
+                },
+                OutputTo::Verifier,
+            );
+            assert_eq!(v.unwrap().bit, Some(want));
+        }
+        // Genuine probe against the wrong claimed identity: no match.
+        let (v, _) = session(
+            &f,
+            genuine,
+            Mode::Verify {
+                identity: "id5".into(),
+            },
+            OutputTo::Verifier,
+        );
+        assert_eq!(v.unwrap().bit, Some(false));
+    }
+}
+
+#[test]
+fn holder_only_output_hides_the_bit_from_the_verifier() {
+    let f = fixture(ParameterSet::toy(), 64, 20, None);
+    let (v, h) = session(
+        &f,
+        noisy(&f.embeddings[3]),
+        Mode::Identify,
+        OutputTo::Holder,
+    );
+    assert_eq!(v.unwrap().bit, None);
+    assert_eq!(h.unwrap().bit, Some(true));
+}
+
+#[test]
+fn refusals_are_typed_and_the_holder_says_why() {
+    let f = fixture(ParameterSet::toy(), 64, 20, Some(1));
+    // Unknown identity.
+    let (v, h) = session(
+        &f,
+        f.embeddings[0].clone(),
+        Mode::Verify {
+            identity: "nobody".into(),
+        },
+        OutputTo::Verifier,
+    );
+    assert!(
+        matches!(v, Err(ProtocolError::Rejected(AbortCode::UnknownIdentity))),
+        "{v:?}"
+    );
+    assert!(h.is_err());
+    // Wrong dimension (the verifier's probe is 32-d).
+    let (v, _) = session(&f, vec![0.1; 32], Mode::Identify, OutputTo::Verifier);
+    assert!(
+        matches!(v, Err(ProtocolError::Rejected(AbortCode::Dimension))),
+        "{v:?}"
+    );
+    // Budget: one query allowed, the second refused.
+    let (v, _) = session(
+        &f,
+        f.embeddings[1].clone(),
+        Mode::Identify,
+        OutputTo::Verifier,
+    );
+    v.unwrap();
+    let (v, h) = session(
+        &f,
+        f.embeddings[1].clone(),
+        Mode::Identify,
+        OutputTo::Verifier,
+    );
+    assert!(
+        matches!(v, Err(ProtocolError::Rejected(AbortCode::Budget))),
+        "{v:?}"
+    );
+    assert!(matches!(h, Err(ProtocolError::BudgetExhausted(_))));
+    // A NaN probe never leaves the verifier.
+    let mut nan = f.embeddings[2].clone();
+    nan[3] = f32::NAN;
+    let (a, _b) = UnixStream::pair().unwrap();
+    let err = run_verifier(
+        &mut FrameIo::new(a),
+        &VerifierConfig::default(),
+        &nan,
+        Mode::Identify,
+        OutputTo::Verifier,
+        &mut ChaCha20Rng::seed_from_u64(1),
+    );
+    assert!(matches!(
+        err,
+        Err(ProtocolError::He(
+            privface_he::HeError::NonFiniteEmbedding { index: 3 }
+        ))
+    ));
+}
+
+#[test]
+fn out_of_order_oversized_and_foreign_frames_are_errors() {
+    use std::io::Write;
+    let f = fixture(ParameterSet::toy(), 64, 20, None);
+    let run = |bytes: Vec<u8>| {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let config = f.config.clone();
+        let h = std::thread::spawn(move || {
+            run_holder(
+                &mut FrameIo::new(a),
+                &config,
+                "c",
+                &mut ChaCha20Rng::seed_from_u64(1),
+            )
+        });
+        b.write_all(&bytes).unwrap();
+        drop(b);
+        h.join().unwrap()
+    };
+    let frame = |m: &Message| {
+        let body = m.encode();
+        let mut out = (body.len() as u32).to_le_bytes().to_vec();
+        out.extend(body);
+        out
+    };
+    // A query part before Hello.
+    let r = run(frame(&Message::QueryPart {
+        index: 0,
+        bytes: vec![1, 2, 3],
+    }));
+    assert!(
+        matches!(
+            r,
+            Err(ProtocolError::Unexpected {
+                state: "ExpectHello",
+                got: "QueryPart"
+            })
+        ),
+        "{r:?}"
+    );
+    // A frame header announcing more than the maximum.
+    let r = run(((MAX_FRAME + 1) as u32).to_le_bytes().to_vec());
+    assert!(matches!(r, Err(ProtocolError::FrameTooLarge(..))), "{r:?}");
+    // Another protocol version.
+    let mut body = Message::Abort(AbortCode::Internal).encode();
+    body[0] = 9;
+    let mut bytes = (body.len() as u32).to_le_bytes().to_vec();
+    bytes.extend(body);
+    assert!(matches!(run(bytes), Err(ProtocolError::Version(9))));
+    // Garbage.
+    assert!(matches!(
+        run(vec![3, 0, 0, 0, 1, 200, 200]),
+        Err(ProtocolError::Malformed(_))
+    ));
+    // The holder still serves a correct session afterwards.
+    let (v, _) = session(
+        &f,
+        noisy(&f.embeddings[4]),
+        Mode::Identify,
+        OutputTo::Verifier,
+    );
+    assert_eq!(v.unwrap().bit, Some(true));
+}
