@@ -1,0 +1,258 @@
+//! # privface-net — the sessions over mutual TLS
+//!
+//! TLS 1.3 only (rustls with the ring provider), client certificates required and verified
+//! against the holder's CA, ALPN `privface/1` required on both sides. Each session runs its
+//! blocking protocol code on tokio's blocking pool over the TLS stream, with a read/write
+//! timeout on every operation, and ends with close_notify. [`serve`] accepts many concurrent
+//! sessions (one failing session never disturbs another); [`verify`] runs one verifier session.
+//! The binaries, the demo and the tests all call these two functions.
+
+pub mod pki;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use privface_protocol::{
+    ALPN, FrameIo, HolderConfig, Mode, OutputTo, ProtocolError, VerifierConfig, VerifyOutcome,
+    run_holder, run_verifier,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_util::io::SyncIoBridge;
+
+/// Transport errors.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// Socket or TLS failure.
+    #[error("I/O: {0}")]
+    Io(#[from] io::Error),
+    /// Certificates, keys or TLS configuration.
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    /// The peer did not negotiate ALPN `privface/1`.
+    #[error("peer did not negotiate ALPN privface/1")]
+    Alpn,
+    /// The session failed.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A session task panicked (our bug).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<rustls::Error> for NetError {
+    fn from(e: rustls::Error) -> Self {
+        NetError::Tls(e.to_string())
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T> = core::result::Result<T, NetError>;
+
+/// Timeouts of a session.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// TLS handshake.
+    pub handshake: Duration,
+    /// Any single read or write of a session (each phase makes progress within it).
+    pub io: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            handshake: Duration::from_secs(10),
+            io: Duration::from_secs(120),
+        }
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<core::result::Result<Vec<_>, _>>()
+        .map_err(|e| NetError::Tls(format!("certificate PEM: {e}")))
+}
+
+fn key(pem: &[u8]) -> Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| NetError::Tls(format!("private key PEM: {e}")))
+}
+
+fn roots(ca_pem: &[u8]) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for c in certs(ca_pem)? {
+        roots.add(c)?;
+    }
+    Ok(roots)
+}
+
+/// The holder's TLS configuration: its certificate chain and key, and the CA whose client
+/// certificates it accepts (and requires).
+pub fn server_tls(ca_pem: &[u8], cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ServerConfig>> {
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
+            .build()
+            .map_err(|e| NetError::Tls(e.to_string()))?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs(cert_pem)?, key(key_pem)?)?;
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The verifier's TLS configuration: the CA it trusts for the holder, and its own client
+/// certificate chain and key.
+pub fn client_tls(ca_pem: &[u8], cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ClientConfig>> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots(ca_pem)?)
+        .with_client_auth_cert(certs(cert_pem)?, key(key_pem)?)?;
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A client's identity for budgets and logs: SHA-256 of its end-entity certificate, in hex.
+fn client_identity(cert: &CertificateDer<'_>) -> String {
+    Sha256::digest(cert.as_ref())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Serves holder sessions on `listener` until `shutdown` completes; at most `max_sessions` run
+/// at once (more wait). Each connection is handled on its own task; a failing session is logged
+/// and never affects another.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    config: Arc<HolderConfig>,
+    timeouts: Timeouts,
+    max_sessions: usize,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    config.validate()?;
+    let acceptor = TlsAcceptor::from(tls);
+    let slots = Arc::new(Semaphore::new(max_sessions.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let (acceptor, config, slots) = (acceptor.clone(), config.clone(), slots.clone());
+        tokio::spawn(async move {
+            let Ok(_permit) = slots.acquire_owned().await else {
+                return;
+            };
+            match holder_connection(tcp, acceptor, config, timeouts).await {
+                Ok(report) => {
+                    tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
+                }
+                Err(e) => tracing::warn!(%peer, error = %e, "session failed"),
+            }
+        });
+    }
+}
+
+async fn holder_connection(
+    tcp: TcpStream,
+    acceptor: TlsAcceptor,
+    config: Arc<HolderConfig>,
+    timeouts: Timeouts,
+) -> Result<privface_protocol::HolderReport> {
+    tcp.set_nodelay(true)?;
+    let tls = tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+    let (_, conn) = tls.get_ref();
+    if conn.alpn_protocol() != Some(ALPN) {
+        return Err(NetError::Alpn);
+    }
+    let client = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(client_identity)
+        .ok_or_else(|| NetError::Tls("no client certificate".into()))?;
+    let stream = timed(tls, timeouts.io);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut io = FrameIo::new(SyncIoBridge::new_with_handle(stream, handle));
+        let mut rng = StdRng::from_os_rng();
+        let report = run_holder(&mut io, &config, &client, &mut rng);
+        let _ = io.into_inner().shutdown();
+        Ok(report?)
+    })
+    .await
+    .map_err(|e| NetError::Internal(e.to_string()))?
+}
+
+fn timed<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
+    stream: S,
+    io: Duration,
+) -> std::pin::Pin<Box<TimeoutStream<S>>> {
+    let mut t = TimeoutStream::new(stream);
+    t.set_read_timeout(Some(io));
+    t.set_write_timeout(Some(io));
+    Box::pin(t)
+}
+
+/// Runs one verifier session over `tcp` to the holder named `server_name`.
+#[allow(clippy::too_many_arguments)]
+pub async fn verify(
+    tcp: TcpStream,
+    tls: Arc<ClientConfig>,
+    server_name: &str,
+    config: VerifierConfig,
+    probe: Vec<f32>,
+    mode: Mode,
+    output: OutputTo,
+    timeouts: Timeouts,
+) -> Result<VerifyOutcome> {
+    tcp.set_nodelay(true)?;
+    let name =
+        ServerName::try_from(server_name.to_owned()).map_err(|e| NetError::Tls(e.to_string()))?;
+    let tls = tokio::time::timeout(
+        timeouts.handshake,
+        TlsConnector::from(tls).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+    if tls.get_ref().1.alpn_protocol() != Some(ALPN) {
+        return Err(NetError::Alpn);
+    }
+    let stream = timed(tls, timeouts.io);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut io = FrameIo::new(SyncIoBridge::new_with_handle(stream, handle));
+        let mut rng = StdRng::from_os_rng();
+        let outcome = run_verifier(&mut io, &config, &probe, mode, output, &mut rng);
+        let _ = io.into_inner().shutdown();
+        Ok(outcome?)
+    })
+    .await
+    .map_err(|e| NetError::Internal(e.to_string()))?
+}
