@@ -315,7 +315,7 @@ fn holder_session<T: Read + Write, R: Rng + CryptoRng>(
     };
     io.send(&Message::Accept(accept.clone()))?;
     tracing::debug!(client, mode = ?hello.mode, scores = accept.padded_count, g = accept.group_size, "session accepted");
-    timings.push("negotiate", t);
+    timings.push("negotiate", t, io);
 
     // ExpectQuery: the public key then the m chunk ciphertexts, in order.
     let t = Instant::now();
@@ -340,7 +340,7 @@ fn holder_session<T: Read + Write, R: Rng + CryptoRng>(
         public_key,
         chunks: parts.collect(),
     };
-    timings.push("query", t);
+    timings.push("query", t, io);
 
     // Respond block by block (in groups, so the kernel can share the query transform).
     let t = Instant::now();
@@ -360,7 +360,7 @@ fn holder_session<T: Read + Write, R: Rng + CryptoRng>(
             masks.extend(block.masks);
         }
     }
-    timings.push("he", t);
+    timings.push("he", t, io);
 
     // ExpectComparison: OT and garbling, the holder garbles.
     let t = Instant::now();
@@ -374,7 +374,7 @@ fn holder_session<T: Read + Write, R: Rng + CryptoRng>(
         garbler: hello.output.holder(),
     };
     let outcome = garble_threshold_or(io, &mut ot, &spec, &masks, config.batch, reveal)?;
-    timings.push("comparison", t);
+    timings.push("comparison", t, io);
     Ok(HolderReport {
         bit: outcome.result,
         scores: masks.len(),

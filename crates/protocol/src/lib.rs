@@ -24,18 +24,52 @@ pub use holder::{
 pub use messages::{ALPN, AbortCode, Accept, Hello, Message, Mode, OutputTo, VERSION};
 pub use verifier::{VerifierConfig, VerifyOutcome, run_verifier};
 
-/// Wall time per phase of a session.
+/// One phase of a session as this side saw it.
+#[derive(Clone, Debug)]
+pub struct Phase {
+    /// Phase name: negotiate, query, he, comparison.
+    pub name: &'static str,
+    /// Wall time.
+    pub time: Duration,
+    /// Bytes this side sent during the phase (frame headers included).
+    pub sent: u64,
+    /// Bytes this side received during the phase.
+    pub received: u64,
+}
+
+/// Wall time and bytes per phase of a session.
 #[derive(Clone, Debug, Default)]
-pub struct PhaseTimings(pub Vec<(&'static str, Duration)>);
+pub struct PhaseTimings {
+    /// The phases in order.
+    pub phases: Vec<Phase>,
+    counted: (u64, u64),
+}
 
 impl PhaseTimings {
-    fn push(&mut self, phase: &'static str, since: Instant) {
-        self.0.push((phase, since.elapsed()));
+    fn push<T: std::io::Read + std::io::Write>(
+        &mut self,
+        name: &'static str,
+        since: Instant,
+        io: &FrameIo<T>,
+    ) {
+        let (sent, received) = (io.sent(), io.received());
+        self.phases.push(Phase {
+            name,
+            time: since.elapsed(),
+            sent: sent - self.counted.0,
+            received: received - self.counted.1,
+        });
+        self.counted = (sent, received);
     }
 
-    /// Total of all phases.
+    /// Total wall time.
     pub fn total(&self) -> Duration {
-        self.0.iter().map(|(_, d)| *d).sum()
+        self.phases.iter().map(|p| p.time).sum()
+    }
+
+    /// Total bytes sent and received.
+    pub fn bytes(&self) -> (u64, u64) {
+        self.counted
     }
 }
 

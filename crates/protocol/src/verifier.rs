@@ -134,7 +134,7 @@ fn verifier_session<T: Read + Write, R: Rng + CryptoRng>(
     let (params, shape) = check_accept(config, &accept, d)?;
     let quantiser = Quantiser::with_scale(d, accept.quant_scale)?;
     let x = quantiser.quantise(probe)?;
-    timings.push("negotiate", t);
+    timings.push("negotiate", t, io);
 
     let t = Instant::now();
     let key = VerifierKey::generate(&params, rng);
@@ -151,7 +151,7 @@ fn verifier_session<T: Read + Write, R: Rng + CryptoRng>(
         })?;
     }
     drop(query);
-    timings.push("query", t);
+    timings.push("query", t, io);
 
     // ExpectScores: every block, in order, with exactly the expected count.
     let t = Instant::now();
@@ -179,7 +179,7 @@ fn verifier_session<T: Read + Write, R: Rng + CryptoRng>(
             other => return Err(unexpected("ExpectScores", &other)),
         }
     }
-    timings.push("he", t);
+    timings.push("he", t, io);
 
     // ExpectComparison: the verifier evaluates.
     let t = Instant::now();
@@ -201,7 +201,7 @@ fn verifier_session<T: Read + Write, R: Rng + CryptoRng>(
         reveal,
         rng,
     )?;
-    timings.push("comparison", t);
+    timings.push("comparison", t, io);
     Ok(VerifyOutcome {
         bit,
         accept,

@@ -1,0 +1,238 @@
+//! privface-holder: manage the enrolled gallery, mint a demo PKI, and serve verifiers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use privface_cli::{init_logging, load_gallery, parameter_set, read_embedding};
+use privface_gallery::{Gallery, Record, read_csv, read_jsonl, read_npy};
+use privface_net::{Timeouts, pki, serve, server_tls};
+use privface_protocol::{HolderConfig, QueryBudget};
+
+#[derive(Parser)]
+#[command(
+    name = "privface-holder",
+    version,
+    about = "The database holder of privface"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an empty gallery.
+    Init {
+        /// Gallery file (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Embedding dimension.
+        #[arg(long, default_value_t = 512)]
+        dim: usize,
+    },
+    /// Enrol one identity from a JSON array of numbers.
+    Enrol {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        /// JSON file with the embedding.
+        #[arg(long)]
+        embedding: PathBuf,
+    },
+    /// Import many identities atomically (all or none).
+    Import {
+        #[arg(long)]
+        db: PathBuf,
+        /// A float32 .npy matrix (n × d); needs --ids.
+        #[arg(long, requires = "ids", conflicts_with_all = ["csv", "jsonl"])]
+        npy: Option<PathBuf>,
+        /// One id per line, in matrix row order.
+        #[arg(long)]
+        ids: Option<PathBuf>,
+        /// CSV: id,label,v0,…
+        #[arg(long, conflicts_with = "jsonl")]
+        csv: Option<PathBuf>,
+        /// JSON lines: {"id":…,"label":…,"embedding":[…]}
+        #[arg(long)]
+        jsonl: Option<PathBuf>,
+    },
+    /// List enrolled identities.
+    List {
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Remove an identity.
+    Remove {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: String,
+    },
+    /// Mint a demo PKI (CA, holder and verifier certificates) into a directory.
+    Certs {
+        #[arg(long)]
+        out: PathBuf,
+        /// DNS name of the holder's certificate.
+        #[arg(long, default_value = "localhost")]
+        name: String,
+    },
+    /// Serve verifiers over mutual TLS.
+    Serve {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:7443")]
+        listen: String,
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// Cosine-similarity threshold.
+        #[arg(long, default_value_t = 0.4)]
+        threshold: f32,
+        /// Parameter set.
+        #[arg(long, default_value = "default")]
+        params: String,
+        /// Allow the insecure `toy` parameter set (tests only).
+        #[arg(long)]
+        insecure_toy_params: bool,
+        /// Queries allowed per client certificate (unlimited if absent).
+        #[arg(long)]
+        budget: Option<u32>,
+        /// Sessions served at once.
+        #[arg(long, default_value_t = 16)]
+        max_sessions: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    init_logging();
+    match Cli::parse().command {
+        Command::Init { db, dim } => {
+            Gallery::create(&db, dim)?;
+            println!("created {} (d = {dim})", db.display());
+        }
+        Command::Enrol {
+            db,
+            id,
+            label,
+            embedding,
+        } => {
+            let mut g = Gallery::open(&db)?;
+            g.enrol(&Record {
+                id: id.clone(),
+                label,
+                embedding: read_embedding(&embedding)?,
+            })?;
+            println!("enrolled {id}");
+        }
+        Command::Import {
+            db,
+            npy,
+            ids,
+            csv,
+            jsonl,
+        } => {
+            let records = match (npy, ids, csv, jsonl) {
+                (Some(npy), Some(ids), None, None) => read_npy(&npy, &ids)?,
+                (None, None, Some(csv), None) => read_csv(&csv)?,
+                (None, None, None, Some(jsonl)) => read_jsonl(&jsonl)?,
+                _ => anyhow::bail!("give exactly one of --npy/--ids, --csv, --jsonl"),
+            };
+            let mut g = Gallery::open(&db)?;
+            let n = g
+                .import(records.into_iter().map(Ok))
+                .context("import rolled back, nothing stored")?;
+            println!("imported {n} identities");
+        }
+        Command::List { db } => {
+            let g = Gallery::open(&db)?;
+            for i in g.list()? {
+                println!("{}\t{}\t{}", i.id, i.label, i.created);
+            }
+        }
+        Command::Remove { db, id } => {
+            let mut g = Gallery::open(&db)?;
+            if g.remove(&id)? {
+                println!("removed {id}");
+            } else {
+                anyhow::bail!("no identity `{id}`");
+            }
+        }
+        Command::Certs { out, name } => {
+            std::fs::create_dir_all(&out)?;
+            let p = pki::mint(&[&name], "privface-verifier")?;
+            for (file, pem) in [
+                ("ca.pem", &p.ca_cert),
+                ("ca.key", &p.ca_key),
+                ("holder.pem", &p.holder_cert),
+                ("holder.key", &p.holder_key),
+                ("verifier.pem", &p.verifier_cert),
+                ("verifier.key", &p.verifier_key),
+            ] {
+                std::fs::write(out.join(file), pem)?;
+            }
+            println!(
+                "wrote ca, holder and verifier certificates to {}",
+                out.display()
+            );
+        }
+        Command::Serve {
+            db,
+            listen,
+            ca,
+            cert,
+            key,
+            threshold,
+            params,
+            insecure_toy_params,
+            budget,
+            max_sessions,
+        } => {
+            let params = parameter_set(&params, insecure_toy_params)?;
+            let gallery = load_gallery(&db, &params)?;
+            let tls = server_tls(
+                &std::fs::read(&ca)?,
+                &std::fs::read(&cert)?,
+                &std::fs::read(&key)?,
+            )?;
+            let config = Arc::new(HolderConfig {
+                threshold: gallery.quantiser().threshold(threshold),
+                allow_insecure: insecure_toy_params,
+                params,
+                gallery: gallery.clone(),
+                budget: Arc::new(QueryBudget::new(budget)),
+                batch: 4096,
+            });
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(&listen).await?;
+                eprintln!(
+                    "serving {} identities on {}",
+                    gallery.len(),
+                    listener.local_addr()?
+                );
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                serve(
+                    listener,
+                    tls,
+                    config,
+                    Timeouts::default(),
+                    max_sessions,
+                    shutdown,
+                )
+                .await?;
+                anyhow::Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! privface-verifier: ask a holder whether a probe matches. Exit code 0 = match, 1 = no match,
+//! 2 = error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use privface_cli::{init_logging, parameter_set, peak_rss_mb, read_embedding};
+use privface_net::{Timeouts, client_tls, verify};
+use privface_protocol::{Mode, OutputTo, VerifierConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "privface-verifier",
+    version,
+    about = "The verifier of privface"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Verifier,
+    Holder,
+    Both,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one session: identification, or verification with --identity.
+    Verify {
+        /// JSON array with the probe embedding.
+        #[arg(long)]
+        probe: PathBuf,
+        /// Holder address.
+        #[arg(long)]
+        connect: String,
+        /// DNS name in the holder's certificate.
+        #[arg(long, default_value = "localhost")]
+        server_name: String,
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// Claimed identity (1:1 verification); without it, 1:N identification.
+        #[arg(long)]
+        identity: Option<String>,
+        /// Who learns the bit.
+        #[arg(long, value_enum, default_value = "verifier")]
+        output: Output,
+        /// Parameter set to accept.
+        #[arg(long, default_value = "default")]
+        params: String,
+        /// Allow the insecure `toy` parameter set (tests only).
+        #[arg(long)]
+        insecure_toy_params: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run(cli: Cli) -> Result<Option<bool>> {
+    let Command::Verify {
+        probe,
+        connect,
+        server_name,
+        ca,
+        cert,
+        key,
+        identity,
+        output,
+        params,
+        insecure_toy_params,
+        json,
+    } = cli.command;
+    let params = parameter_set(&params, insecure_toy_params)?;
+    let probe = read_embedding(&probe)?;
+    let tls = client_tls(
+        &std::fs::read(&ca)?,
+        &std::fs::read(&cert)?,
+        &std::fs::read(&key)?,
+    )?;
+    let mode = match identity {
+        Some(identity) => Mode::Verify { identity },
+        None => Mode::Identify,
+    };
+    let output = match output {
+        Output::Verifier => OutputTo::Verifier,
+        Output::Holder => OutputTo::Holder,
+        Output::Both => OutputTo::Both,
+    };
+    let config = VerifierConfig {
+        param_sets: vec![params.name.clone()],
+        allow_insecure: insecure_toy_params,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    let outcome = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(&connect).await?;
+        anyhow::Ok(
+            verify(
+                tcp,
+                tls,
+                &server_name,
+                config,
+                probe,
+                mode,
+                output,
+                Timeouts::default(),
+            )
+            .await?,
+        )
+    })?;
+    if json {
+        let phases: Vec<_> = outcome
+            .timings
+            .phases
+            .iter()
+            .map(|p| serde_json::json!({"phase": p.name, "ms": p.time.as_secs_f64() * 1e3, "sent": p.sent, "received": p.received}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "match": outcome.bit,
+                "scores": outcome.accept.padded_count,
+                "params": outcome.accept.params,
+                "total_ms": outcome.timings.total().as_secs_f64() * 1e3,
+                "phases": phases,
+                "peak_rss_mb": peak_rss_mb(),
+            })
+        );
+    } else {
+        match outcome.bit {
+            Some(true) => println!("match"),
+            Some(false) => println!("no match"),
+            None => println!("done (the holder learns the result)"),
+        }
+    }
+    Ok(outcome.bit)
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    match run(Cli::parse()) {
+        Ok(Some(true)) | Ok(None) => ExitCode::from(0),
+        Ok(Some(false)) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

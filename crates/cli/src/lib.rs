@@ -1,0 +1,120 @@
+//! Shared pieces of the privface binaries: loading a gallery for serving, reading embeddings,
+//! synthetic faces for the demo, and process statistics.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use privface_gallery::Gallery;
+use privface_he::{GalleryMode, ParameterSet};
+use privface_protocol::HolderGallery;
+use rand::Rng;
+
+/// Parameter set by name, refusing insecure ones unless explicitly allowed.
+pub fn parameter_set(name: &str, insecure_ok: bool) -> Result<ParameterSet> {
+    let p = ParameterSet::by_name(name)?;
+    if p.insecure && !insecure_ok {
+        bail!(
+            "parameter set `{name}` is insecure; pass --insecure-toy-params to use it anyway (tests only)"
+        );
+    }
+    Ok(p)
+}
+
+/// Loads the SQLite gallery and packs it for serving (with a progress spinner on a terminal).
+pub fn load_gallery(db: &Path, params: &ParameterSet) -> Result<Arc<HolderGallery>> {
+    let g = Gallery::open(db).with_context(|| format!("opening gallery {}", db.display()))?;
+    let entries = g.load_quantised()?;
+    let n = entries.len();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_message(format!("packing {n} identities into the NTT domain"));
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(b)
+    } else {
+        None
+    };
+    let packed = HolderGallery::new(params, g.dimension(), entries, GalleryMode::Pretransformed)?;
+    if let Some(b) = bar {
+        b.finish_with_message(format!("packed {n} identities"));
+    }
+    Ok(Arc::new(packed))
+}
+
+/// Reads a probe: a JSON array of numbers.
+pub fn read_embedding(path: &Path) -> Result<Vec<f32>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Vec<f32> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))?;
+    Ok(v)
+}
+
+/// Synthetic faces: each identity is a random direction; an enrolment or probe of it adds
+/// independent noise, so genuine pairs score cos ≈ 1/(1 + σ²) and impostors ≈ 0 ± 1/√d, like
+/// real face embeddings at a fixed operating point.
+pub struct SyntheticFaces {
+    /// Embedding dimension.
+    pub dimension: usize,
+    /// Noise ratio σ.
+    pub noise: f32,
+}
+
+impl SyntheticFaces {
+    fn gaussian<R: Rng>(rng: &mut R, d: usize) -> Vec<f32> {
+        // Box–Muller.
+        (0..d)
+            .map(|_| {
+                let (u, v): (f32, f32) = (rng.random::<f32>().max(1e-12), rng.random());
+                (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+            })
+            .collect()
+    }
+
+    fn unit(v: Vec<f32>) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    /// A new identity.
+    pub fn identity<R: Rng>(&self, rng: &mut R) -> Vec<f32> {
+        Self::unit(Self::gaussian(rng, self.dimension))
+    }
+
+    /// One capture of an identity.
+    pub fn capture<R: Rng>(&self, identity: &[f32], rng: &mut R) -> Vec<f32> {
+        let noise = Self::unit(Self::gaussian(rng, self.dimension));
+        Self::unit(
+            identity
+                .iter()
+                .zip(noise)
+                .map(|(a, b)| a + self.noise * b)
+                .collect(),
+        )
+    }
+}
+
+/// Peak resident memory of this process in MiB (Linux; 0 elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Logging to stderr, quiet unless RUST_LOG says otherwise; never logs secrets (the crates log
+/// sizes, timings and message kinds only).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
