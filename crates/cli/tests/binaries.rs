@@ -1,0 +1,208 @@
+//! The binaries as a user runs them: gallery management, certificates, a served holder, and
+//! the verifier's exit codes (0 match, 1 no match, 2 error).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const HOLDER: &str = env!("CARGO_BIN_EXE_privface-holder");
+const VERIFIER: &str = env!("CARGO_BIN_EXE_privface-verifier");
+
+fn run(bin: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn vector(seed: u32, d: usize) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(2654435761) | 1;
+    (0..d)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn p(dir: &Path, f: &str) -> String {
+    dir.join(f).display().to_string()
+}
+
+#[test]
+fn holder_and_verifier_binaries_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = p(d, "g.sqlite");
+    let dim = 32;
+
+    assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
+    assert_eq!(run(HOLDER, &["init", "--db", &db, "--dim", "32"]).0, 0);
+    let lines: String = (0..20)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"p{i}\",\"label\":\"Person {i}\",\"embedding\":{:?}}}\n",
+                vector(i, dim)
+            )
+        })
+        .collect();
+    std::fs::write(d.join("g.jsonl"), lines).unwrap();
+    let (code, out, _) = run(
+        HOLDER,
+        &["import", "--db", &db, "--jsonl", &p(d, "g.jsonl")],
+    );
+    assert_eq!((code, out.trim()), (0, "imported 20 identities"));
+
+    // A bad row rolls the whole import back.
+    std::fs::write(d.join("bad.csv"), "q1,Q,1,2,3\n").unwrap();
+    let (code, _, err) = run(HOLDER, &["import", "--db", &db, "--csv", &p(d, "bad.csv")]);
+    assert_ne!(code, 0);
+    assert!(err.contains("rolled back"), "{err}");
+    let (_, list, _) = run(HOLDER, &["list", "--db", &db]);
+    assert_eq!(list.lines().count(), 20);
+    assert_eq!(run(HOLDER, &["remove", "--db", &db, "--id", "p19"]).0, 0);
+    assert_ne!(run(HOLDER, &["remove", "--db", &db, "--id", "p19"]).0, 0);
+
+    // The insecure set needs the explicit flag.
+    let (code, _, err) = run(
+        HOLDER,
+        &[
+            "serve",
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--ca",
+            &p(d, "pki/ca.pem"),
+            "--cert",
+            &p(d, "pki/holder.pem"),
+            "--key",
+            &p(d, "pki/holder.key"),
+            "--params",
+            "toy",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("insecure"), "{err}");
+
+    let mut child = Command::new(HOLDER)
+        .args([
+            "serve",
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--ca",
+            &p(d, "pki/ca.pem"),
+            "--cert",
+            &p(d, "pki/holder.pem"),
+            "--key",
+            &p(d, "pki/holder.key"),
+            "--params",
+            "toy",
+            "--insecure-toy-params",
+            "--threshold",
+            "0.9",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let server = Server(child);
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(line.contains("serving 19 identities"), "{line}");
+
+    let verify = |probe: Vec<f32>, extra: &[&str]| {
+        std::fs::write(d.join("probe.json"), format!("{probe:?}")).unwrap();
+        let mut args = vec![
+            "verify",
+            "--probe",
+            &p(d, "probe.json"),
+            "--connect",
+            &addr,
+            "--ca",
+            &p(d, "pki/ca.pem"),
+            "--cert",
+            &p(d, "pki/verifier.pem"),
+            "--key",
+            &p(d, "pki/verifier.key"),
+            "--params",
+            "toy",
+            "--insecure-toy-params",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(VERIFIER, &refs)
+    };
+    let (code, out, err) = verify(vector(7, dim), &[]);
+    assert_eq!((code, out.trim()), (0, "match"), "{err}");
+    assert_eq!(verify(vector(1000, dim), &[]).0, 1);
+    assert_eq!(verify(vector(7, dim), &["--identity", "p7"]).0, 0);
+    assert_eq!(verify(vector(7, dim), &["--identity", "p8"]).0, 1);
+    let (code, out, _) = verify(vector(3, dim), &["--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["match"], true);
+    assert_eq!(v["phases"].as_array().unwrap().len(), 4);
+    // Errors: unknown identity, wrong dimension, missing file.
+    let (code, _, err) = verify(vector(7, dim), &["--identity", "nobody"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("UnknownIdentity"), "{err}");
+    assert_eq!(verify(vector(7, 16), &[]).0, 2);
+    let (code, _, _) = run(
+        VERIFIER,
+        &[
+            "verify",
+            "--probe",
+            "/nonexistent",
+            "--connect",
+            &addr,
+            "--ca",
+            "x",
+            "--cert",
+            "y",
+            "--key",
+            "z",
+        ],
+    );
+    assert_eq!(code, 2);
+    drop(server);
+}
+
+#[test]
+fn the_demo_runs_and_every_bit_equals_the_plaintext_decision() {
+    let (code, out, err) = run(
+        env!("CARGO_BIN_EXE_privface-demo"),
+        &["--gallery-size", "300", "--dim", "128"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.matches("MISMATCH").count(), 0);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("identify (1:N)") || l.contains("verify person-"))
+            .count(),
+        4
+    );
+    assert!(
+        out.contains("genuine   identify (1:N)                match      match"),
+        "{out}"
+    );
+}
