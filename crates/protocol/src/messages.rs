@@ -122,6 +122,7 @@ pub enum Message {
         /// Position in the query.
         index: u32,
         /// The seeded ciphertext's encoding.
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
     /// H → V: response block `index` with `count` scores.
@@ -131,10 +132,11 @@ pub enum Message {
         /// Scores in the block.
         count: u32,
         /// The packed block.
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
     /// Either way: bytes of the OT/garbling phase.
-    Comparison(Vec<u8>),
+    Comparison(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Either way: the session is over, with a reason.
     Abort(AbortCode),
 }
@@ -183,6 +185,14 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_fields_are_length_then_raw_bytes() {
+        // serde_bytes only speeds the codec up: the wire form is postcard's (varint length,
+        // then the bytes), as the spec says.
+        let m = Message::Comparison(vec![7, 8, 9]);
+        assert_eq!(m.encode(), vec![VERSION, 5, 3, 7, 8, 9]);
+    }
 
     #[test]
     fn messages_round_trip_and_decoding_is_strict() {
