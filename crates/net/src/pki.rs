@@ -28,6 +28,24 @@ fn err(e: rcgen::Error) -> NetError {
     NetError::Tls(e.to_string())
 }
 
+impl DemoPki {
+    /// Writes the six PEM files (`ca.pem`, `ca.key`, `holder.pem`, `holder.key`, `verifier.pem`,
+    /// `verifier.key`) into `dir`, which must exist.
+    pub fn write_to(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        for (file, pem) in [
+            ("ca.pem", &self.ca_cert),
+            ("ca.key", &self.ca_key),
+            ("holder.pem", &self.holder_cert),
+            ("holder.key", &self.holder_key),
+            ("verifier.pem", &self.verifier_cert),
+            ("verifier.key", &self.verifier_key),
+        ] {
+            std::fs::write(dir.join(file), pem)?;
+        }
+        Ok(())
+    }
+}
+
 /// Mints a CA, a holder certificate for `holder_names` and one verifier certificate.
 pub fn mint(holder_names: &[&str], verifier_name: &str) -> Result<DemoPki> {
     let ca_key = KeyPair::generate().map_err(err)?;

@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use privface_cli::{SyntheticFaces, init_logging, load_gallery, peak_rss_mb, read_embedding};
+use privface_cli::{
+    SyntheticFaces, init_logging, load_gallery, peak_rss_mb, phases_json, read_embedding,
+};
 use privface_gallery::{Gallery, Record};
 use privface_he::{GalleryMode, ParameterSet, Quantiser, plain};
 use privface_net::{Timeouts, client_tls, pki, serve, server_tls, verify};
@@ -72,16 +74,7 @@ struct Pki {
 impl Pki {
     fn mint() -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let p = pki::mint(&["localhost"], "demo-verifier")?;
-        for (f, pem) in [
-            ("ca.pem", &p.ca_cert),
-            ("holder.pem", &p.holder_cert),
-            ("holder.key", &p.holder_key),
-            ("verifier.pem", &p.verifier_cert),
-            ("verifier.key", &p.verifier_key),
-        ] {
-            std::fs::write(dir.path().join(f), pem)?;
-        }
+        pki::mint(&["localhost"], "demo-verifier")?.write_to(dir.path())?;
         Ok(Self { dir })
     }
 }
@@ -416,15 +409,9 @@ fn verifier_child(connect: &str, dir: &Path, probe: &Path) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let addr: std::net::SocketAddr = connect.parse()?;
     let o = rt.block_on(ask(dir, addr, probe, Mode::Identify))?;
-    let phases: Vec<_> = o
-        .timings
-        .phases
-        .iter()
-        .map(|p| serde_json::json!({"phase": p.name, "ms": p.time.as_secs_f64() * 1e3, "sent": p.sent, "received": p.received}))
-        .collect();
     println!(
         "{}",
-        serde_json::json!({"match": o.bit, "phases": phases, "peak_rss_mb": peak_rss_mb()})
+        serde_json::json!({"match": o.bit, "phases": phases_json(&o.timings), "peak_rss_mb": peak_rss_mb()})
     );
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use privface_cli::{init_logging, parameter_set, peak_rss_mb, read_embedding};
+use privface_cli::{init_logging, parameter_set, peak_rss_mb, phases_json, read_embedding};
 use privface_net::{Timeouts, client_tls, verify};
 use privface_protocol::{Mode, OutputTo, VerifierConfig};
 
@@ -118,12 +118,6 @@ fn run(cli: Cli) -> Result<Option<bool>> {
         )
     })?;
     if json {
-        let phases: Vec<_> = outcome
-            .timings
-            .phases
-            .iter()
-            .map(|p| serde_json::json!({"phase": p.name, "ms": p.time.as_secs_f64() * 1e3, "sent": p.sent, "received": p.received}))
-            .collect();
         println!(
             "{}",
             serde_json::json!({
@@ -131,7 +125,7 @@ fn run(cli: Cli) -> Result<Option<bool>> {
                 "scores": outcome.accept.padded_count,
                 "params": outcome.accept.params,
                 "total_ms": outcome.timings.total().as_secs_f64() * 1e3,
-                "phases": phases,
+                "phases": phases_json(&outcome.timings),
                 "peak_rss_mb": peak_rss_mb(),
             })
         );
