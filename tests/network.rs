@@ -45,6 +45,7 @@ async fn start_holder(params: ParameterSet, d: usize, n: usize, budget: Option<u
         gallery: Arc::new(gallery),
         budget: Arc::new(QueryBudget::new(budget)),
         batch: 256,
+        round_blocks: 2,
     });
     let tls = server_tls(
         pki.ca_cert.as_bytes(),

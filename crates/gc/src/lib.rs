@@ -21,4 +21,7 @@ pub use circuit::ThresholdSpec;
 pub use error::{GcError, Result};
 pub use fancy::{Counter, Fancy, Known, Plain};
 pub use garble::{Evaluator, Garbler};
-pub use twoparty::{Reveal, evaluate_threshold_or, garble_threshold_or, plain_threshold_or};
+pub use twoparty::{
+    Reveal, ThresholdOrEvaluator, ThresholdOrGarbler, evaluate_threshold_or, garble_threshold_or,
+    plain_threshold_or,
+};

@@ -297,3 +297,44 @@ fn and_gates_on_one_wire_do_not_leak_delta() {
     // ... and recovers nothing from ours.
     assert_eq!(delta_recoveries(false), 0);
 }
+
+#[test]
+fn comparison_fed_in_uneven_pieces_matches_plaintext() {
+    use crate::twoparty::{ThresholdOrEvaluator, ThresholdOrGarbler};
+    let spec = ThresholdSpec {
+        share_bits: 20,
+        threshold: 300,
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let m = (1u32 << 20) - 1;
+    for target in [None, Some(0usize), Some(20), Some(40)] {
+        let n = 41;
+        let masks: Vec<u32> = (0..n).map(|_| rng.random::<u32>() & m).collect();
+        let shares: Vec<u32> = (0..n)
+            .map(|t| masks[t].wrapping_add(if Some(t) == target { 300 } else { 299 }) & m)
+            .collect();
+        let want = plain_threshold_or(&spec, &shares, &masks);
+        assert_eq!(want, target.is_some());
+        // Pieces of 3, 17, 1 and 20 scores with batches of 8: the first piece is narrower than
+        // the batches after it, so the lane accumulator has to grow.
+        let pieces = [0usize, 3, 20, 21, 41];
+        let (mut a, mut b) = MemoryChannel::pair(16);
+        let g_masks = masks.clone();
+        let garbler = std::thread::spawn(move || {
+            let mut rng = ChaCha20Rng::seed_from_u64(1);
+            let mut ot = IknpSender::setup(&mut a, Delta::random(&mut rng), &mut rng).unwrap();
+            let mut g = ThresholdOrGarbler::new(&mut a, &mut ot, spec, 8).unwrap();
+            for w in pieces.windows(2) {
+                g.feed(&g_masks[w[0]..w[1]]).unwrap();
+            }
+            g.finish(Reveal::BOTH).unwrap().result
+        });
+        let mut ot = IknpReceiver::setup(&mut b, &mut rng).unwrap();
+        let mut e = ThresholdOrEvaluator::new(&mut b, &mut ot, spec, 8).unwrap();
+        for w in pieces.windows(2) {
+            e.feed(&shares[w[0]..w[1]], &mut rng).unwrap();
+        }
+        assert_eq!(e.finish(Reveal::BOTH).unwrap(), Some(want));
+        assert_eq!(garbler.join().unwrap(), Some(want));
+    }
+}

@@ -67,24 +67,172 @@ fn check(spec: &ThresholdSpec, count: usize, batch: usize) -> Result<()> {
     Ok(())
 }
 
+/// ORs a batch's results into the lane accumulator (lane t of the accumulator collects every
+/// score whose index within its batch is t).
 fn accumulate<F: Fancy>(
     f: &mut F,
     acc: Option<Vec<F::Wire>>,
-    m: Vec<F::Wire>,
+    mut m: Vec<F::Wire>,
 ) -> core::result::Result<Vec<F::Wire>, F::Error> {
     Ok(match acc {
         None => m,
         Some(mut a) => {
-            let merged = or(f, &a[..m.len()], &m)?;
-            a[..m.len()].clone_from_slice(&merged);
+            let common = a.len().min(m.len());
+            let merged = or(f, &a[..common], &m[..common])?;
+            a[..common].clone_from_slice(&merged);
+            a.extend(m.drain(common..));
             a
         }
     })
 }
 
-/// Garbler side. `masks` are the r_t, in score order; `reveal` says who learns the bit.
-///
-/// One garbler serves the whole run, so gate numbers (and hash tweaks) never repeat.
+/// The garbler's side of a threshold-OR fed in pieces, so the caller can interleave its own
+/// messages (the holder sends score blocks between pieces) and keep memory O(piece).
+pub struct ThresholdOrGarbler<'c, 'o, C: Channel> {
+    garbler: Garbler<'c, C>,
+    ot: &'o mut IknpSender,
+    spec: ThresholdSpec,
+    batch: usize,
+    acc: Option<Vec<Block>>,
+}
+
+impl<'c, 'o, C: Channel> ThresholdOrGarbler<'c, 'o, C> {
+    /// Starts a comparison over `channel` with an extension sender already set up.
+    pub fn new(
+        channel: &'c mut C,
+        ot: &'o mut IknpSender,
+        spec: ThresholdSpec,
+        batch: usize,
+    ) -> Result<Self> {
+        check(&spec, 1, batch)?;
+        let garbler = Garbler::new(channel, ot.delta());
+        Ok(Self {
+            garbler,
+            ot,
+            spec,
+            batch,
+            acc: None,
+        })
+    }
+
+    /// The channel, for the caller's own messages between pieces.
+    pub fn channel(&mut self) -> &mut C {
+        self.garbler.channel()
+    }
+
+    /// Compares the next scores, given by the holder's masks r_t.
+    pub fn feed(&mut self, masks: &[u32]) -> Result<()> {
+        let k = self.spec.share_bits as usize;
+        let delta = self.ot.delta();
+        for r in masks.chunks(self.batch) {
+            let mut zero = self.ot.extend(self.garbler.channel(), k * r.len())?;
+            apply_corrections(self.garbler.channel(), delta, &mut zero)?;
+            let m = threshold_batch(&mut self.garbler, &self.spec, &columns(&zero, k), Some(r))?;
+            self.acc = Some(accumulate(&mut self.garbler, self.acc.take(), m)?);
+            self.garbler.channel().flush()?;
+        }
+        Ok(())
+    }
+
+    /// The OR tree and the output; `reveal` says who learns the bit.
+    pub fn finish(mut self, reveal: Reveal) -> Result<GarblerOutcome> {
+        let acc = self
+            .acc
+            .take()
+            .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
+        let out = or_lanes(&mut self.garbler, acc)?;
+        if reveal.evaluator {
+            self.garbler.output(std::slice::from_ref(&out))?;
+        }
+        self.garbler.channel().flush()?;
+        let result = if reveal.garbler {
+            let mut bytes = [0u8; 16];
+            self.garbler.channel().read_bytes(&mut bytes)?;
+            Some(
+                self.garbler
+                    .decode_returned_label(out, Block::from_bytes(bytes))?,
+            )
+        } else {
+            None
+        };
+        Ok(GarblerOutcome { result })
+    }
+}
+
+/// The evaluator's side of a threshold-OR fed in pieces (see [`ThresholdOrGarbler`]).
+pub struct ThresholdOrEvaluator<'c, 'o, C: Channel> {
+    evaluator: Evaluator<'c, C>,
+    ot: &'o mut IknpReceiver,
+    spec: ThresholdSpec,
+    batch: usize,
+    acc: Option<Vec<Block>>,
+}
+
+impl<'c, 'o, C: Channel> ThresholdOrEvaluator<'c, 'o, C> {
+    /// Starts a comparison over `channel` with an extension receiver already set up.
+    pub fn new(
+        channel: &'c mut C,
+        ot: &'o mut IknpReceiver,
+        spec: ThresholdSpec,
+        batch: usize,
+    ) -> Result<Self> {
+        check(&spec, 1, batch)?;
+        Ok(Self {
+            evaluator: Evaluator::new(channel),
+            ot,
+            spec,
+            batch,
+            acc: None,
+        })
+    }
+
+    /// The channel, for the caller's own messages between pieces.
+    pub fn channel(&mut self) -> &mut C {
+        self.evaluator.channel()
+    }
+
+    /// Compares the next scores, given by the verifier's shares s_t.
+    pub fn feed<R: Rng + CryptoRng>(&mut self, shares: &[u32], rng: &mut R) -> Result<()> {
+        let k = self.spec.share_bits as usize;
+        for s in shares.chunks(self.batch) {
+            let (choices, labels) = self.ot.extend(self.evaluator.channel(), k * s.len(), rng)?;
+            let wanted: Vec<bool> = s
+                .iter()
+                .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
+                .collect();
+            send_corrections(self.evaluator.channel(), &wanted, &choices)?;
+            self.evaluator.channel().flush()?;
+            let m = threshold_batch(&mut self.evaluator, &self.spec, &columns(&labels, k), None)?;
+            self.acc = Some(accumulate(&mut self.evaluator, self.acc.take(), m)?);
+        }
+        Ok(())
+    }
+
+    /// The OR tree and the output: the bit when `reveal` lets the evaluator learn it.
+    pub fn finish(mut self, reveal: Reveal) -> Result<Option<bool>> {
+        let acc = self
+            .acc
+            .take()
+            .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
+        let out = or_lanes(&mut self.evaluator, acc)?;
+        let bit = if reveal.evaluator {
+            Some(
+                self.evaluator.output(std::slice::from_ref(&out))?[0]
+                    .expect("the evaluator learns its output"),
+            )
+        } else {
+            None
+        };
+        if reveal.garbler {
+            self.evaluator.channel().write_bytes(&out.to_bytes())?;
+            self.evaluator.channel().flush()?;
+        }
+        Ok(bit)
+    }
+}
+
+/// Garbler side in one call. `masks` are the r_t, in score order; `reveal` says who learns the
+/// bit.
 pub fn garble_threshold_or<C: Channel>(
     channel: &mut C,
     ot: &mut IknpSender,
@@ -94,34 +242,13 @@ pub fn garble_threshold_or<C: Channel>(
     reveal: Reveal,
 ) -> Result<GarblerOutcome> {
     check(spec, masks.len(), batch)?;
-    let k = spec.share_bits as usize;
-    let delta = ot.delta();
-    let mut g = Garbler::new(channel, delta);
-    let mut acc: Option<Vec<Block>> = None;
-    for r in masks.chunks(batch) {
-        let mut zero = ot.extend(g.channel(), k * r.len())?;
-        apply_corrections(g.channel(), delta, &mut zero)?;
-        let m = threshold_batch(&mut g, spec, &columns(&zero, k), Some(r))?;
-        acc = Some(accumulate(&mut g, acc, m)?);
-        g.channel().flush()?;
-    }
-    let out = or_lanes(&mut g, acc.expect("at least one batch"))?;
-    if reveal.evaluator {
-        g.output(std::slice::from_ref(&out))?;
-    }
-    g.channel().flush()?;
-    let result = if reveal.garbler {
-        let mut bytes = [0u8; 16];
-        g.channel().read_bytes(&mut bytes)?;
-        Some(g.decode_returned_label(out, Block::from_bytes(bytes))?)
-    } else {
-        None
-    };
-    Ok(GarblerOutcome { result })
+    let mut g = ThresholdOrGarbler::new(channel, ot, *spec, batch)?;
+    g.feed(masks)?;
+    g.finish(reveal)
 }
 
-/// Evaluator side. `shares` are the s_t, in score order; returns the decision when `reveal`
-/// lets the evaluator learn it.
+/// Evaluator side in one call. `shares` are the s_t, in score order; returns the decision when
+/// `reveal` lets the evaluator learn it.
 pub fn evaluate_threshold_or<C: Channel, R: Rng + CryptoRng>(
     channel: &mut C,
     ot: &mut IknpReceiver,
@@ -132,31 +259,9 @@ pub fn evaluate_threshold_or<C: Channel, R: Rng + CryptoRng>(
     rng: &mut R,
 ) -> Result<Option<bool>> {
     check(spec, shares.len(), batch)?;
-    let k = spec.share_bits as usize;
-    let mut e = Evaluator::new(channel);
-    let mut acc: Option<Vec<Block>> = None;
-    for s in shares.chunks(batch) {
-        let (choices, labels) = ot.extend(e.channel(), k * s.len(), rng)?;
-        let wanted: Vec<bool> = s
-            .iter()
-            .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
-            .collect();
-        send_corrections(e.channel(), &wanted, &choices)?;
-        e.channel().flush()?;
-        let m = threshold_batch(&mut e, spec, &columns(&labels, k), None)?;
-        acc = Some(accumulate(&mut e, acc, m)?);
-    }
-    let out = or_lanes(&mut e, acc.expect("at least one batch"))?;
-    let bit = if reveal.evaluator {
-        Some(e.output(std::slice::from_ref(&out))?[0].expect("the evaluator learns its output"))
-    } else {
-        None
-    };
-    if reveal.garbler {
-        e.channel().write_bytes(&out.to_bytes())?;
-        e.channel().flush()?;
-    }
-    Ok(bit)
+    let mut e = ThresholdOrEvaluator::new(channel, ot, *spec, batch)?;
+    e.feed(shares, rng)?;
+    e.finish(reveal)
 }
 
 /// The plaintext reference of the two-party computation.

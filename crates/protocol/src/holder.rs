@@ -6,13 +6,14 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use privface_gc::{Reveal, ThresholdSpec, garble_threshold_or};
+use privface_gc::{Reveal, ThresholdOrGarbler, ThresholdSpec};
 use privface_he::{
     GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser, Query,
     SeededCiphertext, SessionShape, best_group_size,
 };
 use privface_ot::{Delta, IknpSender};
-use rand::{CryptoRng, Rng};
+use rand::{CryptoRng, Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 
 use crate::error::{ProtocolError, Result};
 use crate::frame::FrameIo;
@@ -157,6 +158,8 @@ pub struct HolderConfig {
     pub budget: Arc<QueryBudget>,
     /// Scores per comparison batch.
     pub batch: usize,
+    /// Score blocks per round (HE of round j+1 runs while round j is garbled).
+    pub round_blocks: usize,
 }
 
 impl HolderConfig {
@@ -177,6 +180,12 @@ impl HolderConfig {
         }
         if !(1..=65_536).contains(&self.batch) {
             return Err(ProtocolError::Refused(format!("batch size {}", self.batch)));
+        }
+        if !(1..=4096).contains(&self.round_blocks) {
+            return Err(ProtocolError::Refused(format!(
+                "round of {} blocks",
+                self.round_blocks
+            )));
         }
         Ok(())
     }
@@ -288,6 +297,7 @@ fn negotiate(hello: &Hello, config: &HolderConfig, client: &str) -> Result<Negot
         share_bits: k,
         switched_modulus_log: shape.switched_modulus_log,
         batch: config.batch as u32,
+        round_blocks: config.round_blocks as u32,
     };
     Ok(Negotiated::Go(Box::new((accept, shape, single))))
 }
@@ -317,6 +327,11 @@ fn holder_session<T: Read + Write, R: Rng + CryptoRng>(
     tracing::debug!(client, mode = ?hello.mode, scores = accept.padded_count, g = accept.group_size, "session accepted");
     timings.push("negotiate", t, io);
 
+    // The OT base phase is query-independent: run it first.
+    let t = Instant::now();
+    let mut ot = IknpSender::setup(io, Delta::random(rng), rng)?;
+    timings.push("ot-setup", t, io);
+
     // ExpectQuery: the public key then the m chunk ciphertexts, in order.
     let t = Instant::now();
     let m = shape.layout.chunk_count();
@@ -340,54 +355,68 @@ fn holder_session<T: Read + Write, R: Rng + CryptoRng>(
         public_key,
         chunks: parts.collect(),
     };
-    timings.push("query", t, io);
-
-    // Respond block by block (in groups, so the kernel can share the query transform).
-    let t = Instant::now();
     let gallery = single.as_ref().unwrap_or(&config.gallery.packed);
     let holder = HolderQuery::new(p, &shape, &query, gallery)?;
     drop(query);
-    let blocks = holder.block_count();
-    // Blocks per call: each thread's kernel group shares one pass over the query transform,
-    // so larger groups cut memory traffic (at d = 512, g = 1 the query is ~270 MB).
-    let group = 16 * rayon_threads();
-    let mut masks = Vec::with_capacity(accept.padded_count as usize);
-    for start in (0..blocks).step_by(group) {
-        for block in holder.respond(gallery, start..(start + group).min(blocks), rng)? {
-            io.send(&Message::Scores {
-                index: block.index as u32,
-                count: block.masks.len() as u32,
-                bytes: block.response.encode(),
-            })?;
-            masks.extend(block.masks);
-        }
-    }
-    timings.push("he", t, io);
+    timings.push("query", t, io);
 
-    // ExpectComparison: OT and garbling, the holder garbles.
+    // Rounds: the score blocks of round j go out, then the comparison of those scores, while a
+    // second thread already computes round j+1. Each round's randomness comes from its own
+    // ChaCha20 generator seeded from `rng` in round order, so the output does not depend on
+    // scheduling.
     let t = Instant::now();
+    let blocks = holder.block_count();
+    let rounds: Vec<std::ops::Range<usize>> = (0..blocks)
+        .step_by(config.round_blocks)
+        .map(|s| s..(s + config.round_blocks).min(blocks))
+        .collect();
+    let seeds: Vec<[u8; 32]> = rounds.iter().map(|_| rng.random()).collect();
     let spec = ThresholdSpec {
         share_bits: shape.share_bits,
         threshold: config.threshold,
     };
-    let mut ot = IknpSender::setup(io, Delta::random(rng), rng)?;
     let reveal = Reveal {
         evaluator: hello.output.verifier(),
         garbler: hello.output.holder(),
     };
-    let outcome = garble_threshold_or(io, &mut ot, &spec, &masks, config.batch, reveal)?;
-    timings.push("comparison", t, io);
+    let respond = |r: usize| {
+        holder.respond(
+            gallery,
+            rounds[r].clone(),
+            &mut ChaCha20Rng::from_seed(seeds[r]),
+        )
+    };
+    let mut scores = 0;
+    let outcome = std::thread::scope(|scope| -> Result<_> {
+        let mut g = ThresholdOrGarbler::new(io, &mut ot, spec, config.batch)?;
+        let mut pending = Some(scope.spawn(|| respond(0)));
+        for r in 0..rounds.len() {
+            let done = pending.take().expect("one round in flight").join();
+            let blocks =
+                done.map_err(|_| ProtocolError::Internal("HE worker panicked".into()))??;
+            if r + 1 < rounds.len() {
+                pending = Some(scope.spawn(move || respond(r + 1)));
+            }
+            let mut masks = Vec::new();
+            for block in blocks {
+                g.channel().send(&Message::Scores {
+                    index: block.index as u32,
+                    count: block.masks.len() as u32,
+                    bytes: block.response.encode(),
+                })?;
+                masks.extend(block.masks);
+            }
+            scores += masks.len();
+            g.feed(&masks)?;
+        }
+        Ok(g.finish(reveal)?)
+    })?;
+    timings.push("rounds", t, io);
     Ok(HolderReport {
         bit: outcome.result,
-        scores: masks.len(),
+        scores,
         timings,
     })
-}
-
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
 
 #[cfg(test)]

@@ -106,6 +106,9 @@ pub struct Accept {
     pub switched_modulus_log: u32,
     /// Scores per comparison batch.
     pub batch: u32,
+    /// Score blocks per round: the holder sends a round's blocks, then both run the comparison
+    /// for those scores, so HE and garbling overlap and memory stays O(round).
+    pub round_blocks: u32,
 }
 
 /// Every message of a session.

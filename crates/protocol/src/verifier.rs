@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use privface_gc::{Reveal, ThresholdSpec, evaluate_threshold_or};
+use privface_gc::{Reveal, ThresholdOrEvaluator, ThresholdSpec};
 use privface_he::{
     Layout, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey,
     share_bits_for_dimension,
@@ -74,6 +74,9 @@ fn check_accept(
     if !(1..=65_536).contains(&accept.batch) {
         return refuse(format!("batch size {}", accept.batch));
     }
+    if !(1..=4096).contains(&accept.round_blocks) {
+        return refuse(format!("round of {} blocks", accept.round_blocks));
+    }
     let layout = Layout::new(&params, dimension, accept.group_size as usize)?;
     let shape = SessionShape::new(&params, layout, accept.share_bits)?;
     if shape.switched_modulus_log != accept.switched_modulus_log {
@@ -136,6 +139,11 @@ fn verifier_session<T: Read + Write, R: Rng + CryptoRng>(
     let x = quantiser.quantise(probe)?;
     timings.push("negotiate", t, io);
 
+    // The OT base phase (query-independent) comes first.
+    let t = Instant::now();
+    let mut ot = IknpReceiver::setup(io, rng)?;
+    timings.push("ot-setup", t, io);
+
     let t = Instant::now();
     let key = VerifierKey::generate(&params, rng);
     let query = key.encrypt_query(&shape, &x, rng)?;
@@ -153,55 +161,46 @@ fn verifier_session<T: Read + Write, R: Rng + CryptoRng>(
     drop(query);
     timings.push("query", t, io);
 
-    // ExpectScores: every block, in order, with exactly the expected count.
+    // Rounds: receive a round's score blocks (in order, exact counts), decrypt, compare.
     let t = Instant::now();
     let n = accept.padded_count as usize;
     let cap = shape.layout.block_capacity();
     let blocks = shape.layout.block_count(n);
-    let mut shares = Vec::with_capacity(n);
-    for b in 0..blocks {
-        let expected = cap.min(n - b * cap);
-        match io.recv()? {
-            Message::Scores {
-                index,
-                count,
-                bytes,
-            } if index as usize == b && count as usize == expected => {
-                let block = ResponseBlock::decode(&shape, expected, &bytes)?;
-                shares.extend(key.decrypt_block(&shape, &block, expected)?);
-            }
-            Message::Scores { index, count, .. } => {
-                return Err(ProtocolError::Malformed(format!(
-                    "score block {index} with {count} scores where block {b} with {expected} was due"
-                )));
-            }
-            Message::Abort(code) => return Err(ProtocolError::Aborted(code)),
-            other => return Err(unexpected("ExpectScores", &other)),
-        }
-    }
-    timings.push("he", t, io);
-
-    // ExpectComparison: the verifier evaluates.
-    let t = Instant::now();
+    let round = accept.round_blocks as usize;
     let spec = ThresholdSpec {
         share_bits: shape.share_bits,
         threshold: accept.threshold,
     };
-    let mut ot = IknpReceiver::setup(io, rng)?;
     let reveal = Reveal {
         evaluator: output.verifier(),
         garbler: output.holder(),
     };
-    let bit = evaluate_threshold_or(
-        io,
-        &mut ot,
-        &spec,
-        &shares,
-        accept.batch as usize,
-        reveal,
-        rng,
-    )?;
-    timings.push("comparison", t, io);
+    let mut e = ThresholdOrEvaluator::new(io, &mut ot, spec, accept.batch as usize)?;
+    for start in (0..blocks).step_by(round) {
+        let mut shares = Vec::new();
+        for b in start..(start + round).min(blocks) {
+            let expected = cap.min(n - b * cap);
+            match e.channel().recv()? {
+                Message::Scores {
+                    index,
+                    count,
+                    bytes,
+                } if index as usize == b && count as usize == expected => {
+                    let block = ResponseBlock::decode(&shape, expected, &bytes)?;
+                    shares.extend(key.decrypt_block(&shape, &block, expected)?);
+                }
+                Message::Scores { index, count, .. } => {
+                    return Err(ProtocolError::Malformed(format!(
+                        "score block {index} with {count} scores where block {b} with {expected} was due"
+                    )));
+                }
+                other => return Err(unexpected("ExpectScores", &other)),
+            }
+        }
+        e.feed(&shares, rng)?;
+    }
+    let bit = e.finish(reveal)?;
+    timings.push("rounds", t, io);
     Ok(VerifyOutcome {
         bit,
         accept,

@@ -33,6 +33,7 @@ fn fixture(params: ParameterSet, d: usize, n: usize, budget: Option<u32>) -> Fix
         gallery: Arc::new(gallery),
         budget: Arc::new(QueryBudget::new(budget)),
         batch: 64,
+        round_blocks: 2,
     };
     config.validate().unwrap();
     Fixture {

@@ -100,6 +100,7 @@ async fn start_holder(
         gallery,
         budget: Arc::new(QueryBudget::new(None)),
         batch: 4096,
+        round_blocks: 32,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -209,6 +209,7 @@ fn main() -> Result<()> {
                 gallery: gallery.clone(),
                 budget: Arc::new(QueryBudget::new(budget)),
                 batch: 4096,
+                round_blocks: 32,
             });
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
