@@ -1,5 +1,5 @@
-//! The holder's session: ExpectHello → ExpectQuery → (responds with score blocks) →
-//! ExpectComparison → done.
+//! The holder's session: ExpectHello → OT setup → ExpectQuery → rounds of (score blocks out,
+//! comparison of those scores) → the OR tree and the output.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -3,7 +3,7 @@
 //! Messages ([`messages`]) travel as length-delimited frames ([`frame`]) over any blocking
 //! byte stream; [`holder::run_holder`] and [`verifier::run_verifier`] drive one session each,
 //! phase by phase (states named after the message they expect: ExpectHello, ExpectAccept,
-//! ExpectQuery, ExpectScores, ExpectComparison). A message that does not fit the state is an
+//! then the OT setup, ExpectQuery, and rounds of ExpectScores plus the comparison). A message that does not fit the state is an
 //! error value, never a panic; every length is checked against the negotiated session. No
 //! sockets, files or clocks are opened here: the caller supplies the stream and the CSPRNG
 //! (phase timings are measured with `Instant`, for reporting only).

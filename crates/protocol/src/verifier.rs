@@ -1,5 +1,5 @@
-//! The verifier's session: sends Hello → ExpectAccept → sends the query → ExpectScores →
-//! ExpectComparison → the bit.
+//! The verifier's session: sends Hello → ExpectAccept → OT setup → sends the query → rounds of
+//! (ExpectScores, comparison) → the bit.
 
 use std::io::{Read, Write};
 use std::time::Instant;
