@@ -89,6 +89,14 @@ pub struct Gallery {
     quantiser: Quantiser,
 }
 
+fn quantiser_for(dimension: usize) -> Result<Quantiser> {
+    Quantiser::for_dimension(dimension).map_err(|source| GalleryError::Embedding {
+        record: 0,
+        id: String::new(),
+        source,
+    })
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -105,12 +113,7 @@ impl Gallery {
                 path.display()
             )));
         }
-        let quantiser =
-            Quantiser::for_dimension(dimension).map_err(|source| GalleryError::Embedding {
-                record: 0,
-                id: String::new(),
-                source,
-            })?;
+        let quantiser = quantiser_for(dimension)?;
         let mut conn = Connection::open(path)?;
         let tx = conn.transaction()?;
         tx.execute_batch(
@@ -156,12 +159,7 @@ impl Gallery {
             return Err(bad());
         }
         let dimension = meta("dimension").map_err(|_| bad())?.ok_or_else(bad)? as usize;
-        let quantiser =
-            Quantiser::for_dimension(dimension).map_err(|source| GalleryError::Embedding {
-                record: 0,
-                id: String::new(),
-                source,
-            })?;
+        let quantiser = quantiser_for(dimension)?;
         Ok(Self { conn, quantiser })
     }
 

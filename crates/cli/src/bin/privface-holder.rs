@@ -167,17 +167,7 @@ fn main() -> Result<()> {
         }
         Command::Certs { out, name } => {
             std::fs::create_dir_all(&out)?;
-            let p = pki::mint(&[&name], "privface-verifier")?;
-            for (file, pem) in [
-                ("ca.pem", &p.ca_cert),
-                ("ca.key", &p.ca_key),
-                ("holder.pem", &p.holder_cert),
-                ("holder.key", &p.holder_key),
-                ("verifier.pem", &p.verifier_cert),
-                ("verifier.key", &p.verifier_key),
-            ] {
-                std::fs::write(out.join(file), pem)?;
-            }
+            pki::mint(&[&name], "privface-verifier")?.write_to(&out)?;
             println!(
                 "wrote ca, holder and verifier certificates to {}",
                 out.display()
