@@ -257,3 +257,86 @@ fn out_of_order_oversized_and_foreign_frames_are_errors() {
     );
     assert_eq!(v.unwrap().bit, Some(true));
 }
+
+/// A stream that fails every read once `budget` bytes have been read: a verifier that vanishes
+/// at a chosen point.
+struct CutAfter<T> {
+    inner: T,
+    budget: usize,
+}
+
+impl<T: std::io::Read> std::io::Read for CutAfter<T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.budget == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "verifier vanished",
+            ));
+        }
+        let n = buf.len().min(self.budget);
+        let got = self.inner.read(&mut buf[..n])?;
+        self.budget -= got;
+        Ok(got)
+    }
+}
+
+impl<T: std::io::Write> std::io::Write for CutAfter<T> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[test]
+fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
+    let f = fixture(ParameterSet::toy(), 64, 2000, None);
+    // Measure how many bytes a whole session sends the verifier, then cut at 60% of that: well
+    // inside the garbled tables, which are most of the traffic.
+    let (v, _) = session(
+        &f,
+        noisy(&f.embeddings[5]),
+        Mode::Identify,
+        OutputTo::Verifier,
+    );
+    let total = v.unwrap().timings.bytes().1 as usize;
+    let (a, b) = UnixStream::pair().unwrap();
+    let config = f.config.clone();
+    let holder = std::thread::spawn(move || {
+        run_holder(
+            &mut FrameIo::new(a),
+            &config,
+            "c",
+            &mut ChaCha20Rng::seed_from_u64(1),
+        )
+    });
+    let vconfig = VerifierConfig {
+        param_sets: vec!["toy".into()],
+        allow_insecure: true,
+        ..VerifierConfig::default()
+    };
+    let mut io = FrameIo::new(CutAfter {
+        inner: b,
+        budget: total * 6 / 10,
+    });
+    let v = run_verifier(
+        &mut io,
+        &vconfig,
+        &noisy(&f.embeddings[5]),
+        Mode::Identify,
+        OutputTo::Verifier,
+        &mut ChaCha20Rng::seed_from_u64(2),
+    );
+    assert!(
+        matches!(v, Err(ProtocolError::Gc(_)) | Err(ProtocolError::Io(_))),
+        "{v:?}"
+    );
+    drop(io);
+    let h = holder.join().unwrap();
+    assert!(h.is_err(), "the holder's session ends with an error");
+    // The holder (its configuration, gallery and budget) serves the next verifier correctly.
+    let (v, h) = session(&f, noisy(&f.embeddings[6]), Mode::Identify, OutputTo::Both);
+    assert_eq!(v.unwrap().bit, Some(true));
+    assert_eq!(h.unwrap().bit, Some(true));
+}
