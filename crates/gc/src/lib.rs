@@ -6,6 +6,21 @@
 //! tweaks per AND). [`circuit::threshold_batch`] is the threshold-OR circuit of the protocol
 //! and [`twoparty`] runs it between two parties over a byte channel, with the evaluator's
 //! inputs delivered by IKNP OT. Design after swanky's fancy-garbling; no code from it.
+//!
+//! ```
+//! use privface_gc::{Counter, Plain, ThresholdSpec, circuit};
+//! // One score: share 1000, mask 400, so the hidden score is 600; threshold 500.
+//! let spec = ThresholdSpec { share_bits: 24, threshold: 500 };
+//! let shares = circuit::bit_columns(&[1000], 24);
+//! let bit = circuit::threshold_batch(&mut Plain, &spec, &shares, Some(&[400])).unwrap();
+//! assert_eq!(bit, vec![true]);
+//! // The same circuit on the gate counter: 22 ANDs + 1 half-gate for the subtraction, at most
+//! // 23 more for the comparison.
+//! let mut count = Counter::default();
+//! circuit::threshold_batch(&mut count, &spec, &vec![vec![(); 1]; 24], None).unwrap();
+//! assert_eq!(count.half_gates, 1);
+//! assert!(count.ands <= 45);
+//! ```
 
 pub mod circuit;
 pub mod error;
