@@ -79,15 +79,28 @@ impl ParameterSet {
         }
     }
 
-    /// Looks a named set up.
+    /// Looks a named set up. The sets are the published files `protocols/parameters/*.json`,
+    /// compiled in.
     pub fn by_name(name: &str) -> Result<Self> {
-        match name {
-            "default" => Ok(Self::default_128()),
-            "toy" => Ok(Self::toy()),
-            other => Err(HeError::InvalidParameters(format!(
-                "unknown parameter set `{other}`"
-            ))),
-        }
+        let text = match name {
+            "default" => include_str!("../../../protocols/parameters/default.json"),
+            "toy" => include_str!("../../../protocols/parameters/toy.json"),
+            other => {
+                return Err(HeError::InvalidParameters(format!(
+                    "unknown parameter set `{other}`"
+                )));
+            }
+        };
+        Self::from_json(text)
+    }
+
+    /// Decodes and validates a parameter set from its JSON form (the format of
+    /// `protocols/parameters/`).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let set: Self = serde_json::from_str(text)
+            .map_err(|e| HeError::InvalidParameters(format!("parameter file: {e}")))?;
+        set.validate()?;
+        Ok(set)
     }
 
     /// Checks internal consistency (used on sets loaded from files or the network).
@@ -263,5 +276,30 @@ mod tests {
             }
             assert!(best < 40.0, "N = {n}: {best}");
         }
+    }
+}
+
+#[cfg(test)]
+mod files {
+    use super::*;
+
+    /// protocols/parameters/*.json are the published form of the named sets: they must decode
+    /// to exactly what the code uses.
+    #[test]
+    fn published_parameter_files_match_the_code() {
+        for (file, set) in [
+            (
+                include_str!("../../../protocols/parameters/default.json"),
+                ParameterSet::default_128(),
+            ),
+            (
+                include_str!("../../../protocols/parameters/toy.json"),
+                ParameterSet::toy(),
+            ),
+        ] {
+            let loaded = ParameterSet::from_json(file).unwrap();
+            assert_eq!(loaded, set);
+        }
+        assert!(ParameterSet::from_json("{\"name\": \"x\"}").is_err());
     }
 }
