@@ -125,3 +125,5 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+pub mod vectors;

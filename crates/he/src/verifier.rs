@@ -50,6 +50,30 @@ impl VerifierKey {
         }
     }
 
+    /// A key from its coefficients (each 0 or 1), as published in test vectors.
+    ///
+    /// # Errors
+    /// [`HeError::Malformed`] for the wrong length or a coefficient other than 0 or 1.
+    pub fn from_binary_key(params: &ParameterSet, bits: &[u8]) -> Result<Self> {
+        if bits.len() != params.n() || bits.iter().any(|&b| b > 1) {
+            return Err(HeError::Malformed {
+                object: "secret key",
+                reason: "expected N coefficients, each 0 or 1".to_owned(),
+            });
+        }
+        let data: Vec<u128> = bits.iter().map(|&b| b as u128).collect();
+        let secret = GlweSecretKeyOwned::from_container(data, params.polynomial_size);
+        let ntt = RnsNtt::get(params.n());
+        let mut secret_ntt = vec![0u64; 2 * params.n()];
+        ntt.forward_signed(|j| bits[j] as i64, &mut secret_ntt);
+        Ok(Self {
+            params: params.clone(),
+            secret,
+            secret_ntt,
+            ntt,
+        })
+    }
+
     /// The parameter set of this key.
     pub fn params(&self) -> &ParameterSet {
         &self.params
