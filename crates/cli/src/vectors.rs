@@ -304,6 +304,134 @@ fn messages() -> Value {
     )
 }
 
+/// A stream that records what this side writes.
+struct Recorder<T> {
+    inner: T,
+    log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl<T: std::io::Read> std::io::Read for Recorder<T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<T: std::io::Write> std::io::Write for Recorder<T> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.log
+            .lock()
+            .expect("recorder lock")
+            .extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn frames(log: &[u8]) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut rest = log;
+    while rest.len() >= 4 {
+        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let body = &rest[4..4 + len];
+        let kind = Message::decode(body).map(|m| m.kind()).unwrap_or("?");
+        out.push(json!({"kind": kind, "body": hex(body)}));
+        rest = &rest[4 + len..];
+    }
+    out
+}
+
+fn session_transcript() -> Value {
+    use std::sync::{Arc, Mutex};
+    let params = ParameterSet::toy();
+    let d = 8;
+    let q = Quantiser::for_dimension(d).expect("d = 8");
+    let gallery: Vec<(String, Vec<f32>)> = vec![
+        ("alice".into(), vec![1.0, 0.5, 0.0, 0.0, 0.2, 0.0, 0.0, 0.1]),
+        ("bob".into(), vec![0.0, 1.0, 0.0, 0.3, 0.0, 0.0, 0.4, 0.0]),
+        ("carol".into(), vec![0.2, 0.0, 1.0, 0.0, 0.0, 0.6, 0.0, 0.0]),
+    ];
+    let entries = gallery
+        .iter()
+        .map(|(id, e)| (id.clone(), q.quantise(e).expect("valid")));
+    let packed =
+        privface_protocol::HolderGallery::new(&params, d, entries, GalleryMode::Pretransformed)
+            .expect("gallery");
+    let config = privface_protocol::HolderConfig {
+        params: params.clone(),
+        allow_insecure: true,
+        threshold: q.threshold(0.9),
+        gallery: Arc::new(packed),
+        budget: Arc::new(privface_protocol::QueryBudget::new(None)),
+        batch: 2,
+        round_blocks: 1,
+    };
+    let probe = vec![0.0, 1.0, 0.0, 0.3, 0.0, 0.0, 0.41, 0.0];
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+    let (h_log, v_log) = (
+        Arc::new(Mutex::new(Vec::new())),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let h_rec = Recorder {
+        inner: a,
+        log: h_log.clone(),
+    };
+    let holder = std::thread::spawn(move || {
+        let mut io = privface_protocol::FrameIo::new(h_rec);
+        privface_protocol::run_holder(
+            &mut io,
+            &config,
+            "vector-client",
+            &mut ChaCha20Rng::seed_from_u64(11),
+        )
+        .expect("holder")
+        .bit
+    });
+    let mut io = privface_protocol::FrameIo::new(Recorder {
+        inner: b,
+        log: v_log.clone(),
+    });
+    let vconfig = privface_protocol::VerifierConfig {
+        param_sets: vec!["toy".into()],
+        allow_insecure: true,
+        ..Default::default()
+    };
+    let outcome = privface_protocol::run_verifier(
+        &mut io,
+        &vconfig,
+        &probe,
+        Mode::Identify,
+        OutputTo::Both,
+        &mut ChaCha20Rng::seed_from_u64(12),
+    )
+    .expect("verifier");
+    drop(io);
+    let holder_bit = holder.join().expect("holder thread");
+    let v = v_log.lock().expect("log").clone();
+    let h = h_log.lock().expect("log").clone();
+    let case = json!({
+        "id": 1,
+        "comment": "1:N identification, toy parameters, d = 8, three identities, output to both; holder RNG ChaCha20 seed 11, verifier seed 12",
+        "flags": ["insecure-toy-params"],
+        "valid": true,
+        "probe": probe,
+        "gallery": gallery.iter().map(|(id, e)| json!({"id": id, "embedding": e})).collect::<Vec<_>>(),
+        "threshold_cosine": 0.9,
+        "verifier_to_holder": frames(&v),
+        "holder_to_verifier": frames(&h),
+        "verifier_bit": outcome.bit,
+        "holder_bit": holder_bit,
+    });
+    file(
+        "privface/session/1",
+        "A whole session: every frame body in each direction (spec §9)",
+        "frames are listed per direction in sending order; `kind` is informative, `body` is the frame without its length prefix",
+        vec![case],
+    )
+}
+
 /// All vector files: (file name, content).
 pub fn generate() -> Vec<(&'static str, Value)> {
     vec![
@@ -311,5 +439,6 @@ pub fn generate() -> Vec<(&'static str, Value)> {
         ("threshold_or.json", threshold_or()),
         ("toy_he.json", toy_he()),
         ("messages.json", messages()),
+        ("session.json", session_transcript()),
     ]
 }
