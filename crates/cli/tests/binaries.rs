@@ -76,47 +76,35 @@ fn holder_and_verifier_binaries_end_to_end() {
     assert_eq!(run(HOLDER, &["remove", "--db", &db, "--id", "p19"]).0, 0);
     assert_ne!(run(HOLDER, &["remove", "--db", &db, "--id", "p19"]).0, 0);
 
-    // The insecure set needs the explicit flag.
-    let (code, _, err) = run(
-        HOLDER,
-        &[
-            "serve",
-            "--db",
-            &db,
-            "--listen",
-            "127.0.0.1:0",
-            "--ca",
-            &p(d, "pki/ca.pem"),
-            "--cert",
-            &p(d, "pki/holder.pem"),
-            "--key",
-            &p(d, "pki/holder.key"),
-            "--params",
-            "toy",
-        ],
+    // One serve command line, first without the flag the insecure set needs, then with it.
+    let (ca, cert, key) = (
+        p(d, "pki/ca.pem"),
+        p(d, "pki/holder.pem"),
+        p(d, "pki/holder.key"),
     );
+    let serve: Vec<&str> = vec![
+        "serve",
+        "--db",
+        &db,
+        "--listen",
+        "127.0.0.1:0",
+        "--ca",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--params",
+        "toy",
+        "--threshold",
+        "0.9",
+    ];
+    let (code, _, err) = run(HOLDER, &serve);
     assert_ne!(code, 0);
     assert!(err.contains("insecure"), "{err}");
 
     let mut child = Command::new(HOLDER)
-        .args([
-            "serve",
-            "--db",
-            &db,
-            "--listen",
-            "127.0.0.1:0",
-            "--ca",
-            &p(d, "pki/ca.pem"),
-            "--cert",
-            &p(d, "pki/holder.pem"),
-            "--key",
-            &p(d, "pki/holder.key"),
-            "--params",
-            "toy",
-            "--insecure-toy-params",
-            "--threshold",
-            "0.9",
-        ])
+        .args(serve.iter().chain(&["--insecure-toy-params"]))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
