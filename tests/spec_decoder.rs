@@ -65,12 +65,17 @@ enum Msg {
     Accept {
         params: String,
         dimension: u64,
+        threshold: i64,
         padded_count: u64,
         group_size: u64,
         share_bits: u64,
         b: u64,
+        batch: u64,
         round_blocks: u64,
     },
+    Reject,
+    BaseOtOffer(usize),
+    BaseOtReply(usize),
     QueryPart {
         index: u64,
         len: usize,
@@ -80,10 +85,20 @@ enum Msg {
         count: u64,
         len: usize,
     },
-    Comparison,
-    Abort(u64),
+    OtExtension {
+        batch: u64,
+        len: usize,
+    },
+    Tables {
+        batch: u64,
+        len: usize,
+    },
+    Finish(usize),
+    OutputLabel(usize),
+    Abort,
 }
 
+/// Decodes a frame body by the table of §9.2.
 fn decode(body: &[u8]) -> Msg {
     let mut r = Reader(body);
     assert_eq!(r.byte(), 1, "version byte");
@@ -107,30 +122,38 @@ fn decode(body: &[u8]) -> Msg {
             let params = r.string();
             let dimension = r.varint();
             let _scale = r.f32();
-            let _tau = r.zigzag();
+            let threshold = r.zigzag();
             let padded_count = r.varint();
             let group_size = r.varint();
             let share_bits = r.varint();
             let b = r.varint();
-            let _batch = r.varint();
+            let batch = r.varint();
             Msg::Accept {
                 params,
                 dimension,
+                threshold,
                 padded_count,
                 group_size,
                 share_bits,
                 b,
+                batch,
                 round_blocks: r.varint(),
             }
         }
-        3 => {
+        2 => {
+            r.varint();
+            Msg::Reject
+        }
+        3 => Msg::BaseOtOffer(r.bytes().len()),
+        4 => Msg::BaseOtReply(r.bytes().len()),
+        5 => {
             let index = r.varint();
             Msg::QueryPart {
                 index,
                 len: r.bytes().len(),
             }
         }
-        4 => {
+        6 => {
             let index = r.varint();
             let count = r.varint();
             Msg::Scores {
@@ -139,15 +162,54 @@ fn decode(body: &[u8]) -> Msg {
                 len: r.bytes().len(),
             }
         }
-        5 => {
-            r.bytes();
-            Msg::Comparison
+        7 => {
+            let batch = r.varint();
+            Msg::OtExtension {
+                batch,
+                len: r.bytes().len(),
+            }
         }
-        6 => Msg::Abort(r.varint()),
+        8 => {
+            let batch = r.varint();
+            Msg::Tables {
+                batch,
+                len: r.bytes().len(),
+            }
+        }
+        9 => Msg::Finish(r.bytes().len()),
+        10 => Msg::OutputLabel(r.bytes().len()),
+        11 => {
+            r.varint();
+            Msg::Abort
+        }
         other => panic!("variant {other} is not in the spec's table"),
     };
     assert!(r.done(), "a frame body is consumed exactly");
     msg
+}
+
+/// ANDs per score of the comparison step of §8.1 (2.), by its constant-folding rule.
+fn comparison_ands(k: u64, threshold: i64) -> u64 {
+    let half = 1i64 << (k - 1);
+    if threshold >= half || threshold < -half {
+        return 0;
+    }
+    let not_c = !((threshold + half) as u64);
+    // None: a wire carry; Some(v): the constant v.
+    let mut carry = Some(true);
+    let mut ands = 0;
+    for i in 0..k {
+        let b = not_c >> i & 1 == 1;
+        carry = match carry {
+            Some(v) if v == b => Some(v),
+            Some(_) => None,
+            None => {
+                ands += 1;
+                None
+            }
+        };
+    }
+    ands
 }
 
 #[test]
@@ -169,7 +231,6 @@ fn session_transcript_follows_the_spec() {
     let v = decode_all("verifier_to_holder");
     let h = decode_all("holder_to_verifier");
 
-    // Verifier: Hello, then the base OT (Comparison), then QueryPart 0..=m, then Comparison.
     let Msg::Hello {
         param_sets,
         dimension,
@@ -186,75 +247,92 @@ fn session_transcript_follows_the_spec() {
     let Msg::Accept {
         params,
         dimension: d,
+        threshold,
         padded_count,
         group_size,
-        share_bits,
+        share_bits: k,
         b,
+        batch,
         round_blocks,
     } = &h[0]
     else {
         panic!("holder's first message {:?}", h[0])
     };
+    let (k, n_scores) = (*k, *padded_count);
     assert_eq!((params.as_str(), *d), ("toy", 8));
     // §4: k is the smallest integer with d·127² < 2^(k−1).
-    assert_eq!(*share_bits, 18);
-    assert_eq!(*padded_count, 3, "fewer than 16 identities are not padded");
+    assert_eq!(k, 18);
+    assert_eq!(n_scores, 3, "fewer than 16 identities are not padded");
+    assert!((1..=1024).contains(batch) && *round_blocks >= 1);
+
+    // §9.3: the verifier's base-OT offer, then the query without waiting.
+    assert!(matches!(v[1], Msg::BaseOtOffer(32)), "{:?}", v[1]);
+    assert!(matches!(h[1], Msg::BaseOtReply(4096)), "{:?}", h[1]);
     let m = d / group_size;
     // toy: N = 512, q = 64 (protocols/parameters/toy.json).
-    let (n, q) = (512usize, 64usize);
-    let parts: Vec<(u64, usize)> = v
-        .iter()
-        .filter_map(|x| match x {
-            Msg::QueryPart { index, len } => Some((*index, *len)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        parts.len() as u64,
-        m + 1,
-        "public key and m chunk ciphertexts"
-    );
-    for (i, (index, len)) in parts.iter().enumerate() {
-        assert_eq!(*index, i as u64);
-        assert_eq!(
-            *len,
-            16 + n * q / 8,
-            "seed and N coefficients of q/8 bytes (§6.1)"
-        );
+    let (n, q) = (512u64, 64u64);
+    for i in 0..=m {
+        let Msg::QueryPart { index, len } = &v[2 + i as usize] else {
+            panic!("query part {i}: {:?}", v[2 + i as usize])
+        };
+        assert_eq!(*index, i);
+        assert_eq!(*len as u64, 16 + n * q / 8, "seed, N coefficients (§6.1)");
     }
-    assert!(
-        matches!(v[1], Msg::Comparison),
-        "base OT before the query (§9.3)"
-    );
-    // Holder: Accept, base OT, then rounds of Scores and Comparison.
-    let scores: Vec<(u64, u64, usize)> = h
-        .iter()
-        .filter_map(|x| match x {
-            Msg::Scores { index, count, len } => Some((*index, *count, *len)),
-            _ => None,
-        })
-        .collect();
-    let cap = n as u64 / group_size;
-    assert_eq!(scores.iter().map(|s| s.1).sum::<u64>(), *padded_count);
-    for (i, (index, count, len)) in scores.iter().enumerate() {
-        assert_eq!(*index, i as u64);
-        assert_eq!(*count, cap.min(padded_count - i as u64 * cap));
-        // §6.5: (N + count) values of b bits, packed.
-        assert_eq!(*len as u64, ((n as u64 + count) * b).div_ceil(8));
+    let mut v_rest = v[2 + m as usize + 1..].iter();
+    let mut h_rest = h[2..].iter();
+
+    // Rounds: Scores blocks, then per batch an OtExtension and its Tables (§8.2).
+    let cap = n / group_size;
+    let blocks = n_scores.div_ceil(cap);
+    let per_score = 16 + 32 * (k - 2) + 32 * comparison_ands(k, *threshold);
+    let (mut block, mut beta, mut acc_lanes) = (0u64, 0u64, 0u64);
+    while block < blocks {
+        let round_end = (block + round_blocks).min(blocks);
+        let mut round_scores = 0;
+        for i in block..round_end {
+            let Some(Msg::Scores { index, count, len }) = h_rest.next() else {
+                panic!("score block {i} due")
+            };
+            let want = cap.min(n_scores - i * cap);
+            assert_eq!((*index, *count), (i, want));
+            // §6.5: (N + count) values of b bits, packed.
+            assert_eq!(*len as u64, ((n + count) * b).div_ceil(8));
+            round_scores += count;
+        }
+        block = round_end;
+        let mut left = round_scores;
+        while left > 0 {
+            let scores = left.min(*batch);
+            left -= scores;
+            let ots = k * scores;
+            let Some(Msg::OtExtension { batch: got, len }) = v_rest.next() else {
+                panic!("extension of batch {beta} due")
+            };
+            assert_eq!(*got, beta);
+            assert_eq!(
+                *len as u64,
+                128 * 16 * ots.div_ceil(128) + ots.div_ceil(8),
+                "128 columns and the correction bits (§8.2)"
+            );
+            let Some(Msg::Tables { batch: got, len }) = h_rest.next() else {
+                panic!("tables of batch {beta} due")
+            };
+            assert_eq!(*got, beta);
+            let ors = if beta == 0 { 0 } else { scores.min(acc_lanes) };
+            assert_eq!(*len as u64, scores * per_score + 32 * ors, "batch {beta}");
+            acc_lanes = acc_lanes.max(scores);
+            beta += 1;
+        }
     }
-    assert!(*round_blocks >= 1);
-    let aborts: Vec<u64> = h
-        .iter()
-        .chain(&v)
-        .filter_map(|x| match x {
-            Msg::Abort(code) => Some(*code),
-            _ => None,
-        })
-        .collect();
+    // §8.2: the OR tree over the accumulator and the decode bit; the label back (output to
+    // both).
     assert!(
-        aborts.is_empty(),
-        "a successful session has no Abort (codes {aborts:?})"
+        matches!(h_rest.next(), Some(Msg::Finish(len)) if *len as u64 == 32 * (acc_lanes - 1) + 1)
     );
+    assert!(matches!(v_rest.next(), Some(Msg::OutputLabel(16))));
+    assert!(h_rest.next().is_none() && v_rest.next().is_none());
+    assert!(beta >= 2, "the vector covers more than one batch");
+
     // The stated outcome: bob enrolled, probe close to bob, threshold 0.9, output to both.
     assert_eq!(case["verifier_bit"], true);
     assert_eq!(case["holder_bit"], true);

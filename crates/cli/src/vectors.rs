@@ -10,7 +10,9 @@ use privface_he::{
     GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser, SessionShape,
     VerifierKey, reconstruct_score,
 };
-use privface_protocol::{AbortCode, Accept, Hello, Message, Mode, OutputTo};
+use privface_protocol::{
+    AbortCode, Accept, Hello, HolderSession, Message, Mode, OutputTo, VerifierSession,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{Value, json};
@@ -237,7 +239,7 @@ fn messages() -> Value {
                 group_size: 32,
                 share_bits: 24,
                 switched_modulus_log: 39,
-                batch: 4096,
+                batch: 1024,
                 round_blocks: 32,
             }),
         ),
@@ -257,7 +259,24 @@ fn messages() -> Value {
                 bytes: vec![0xff; 4],
             },
         ),
-        ("Comparison", Message::Comparison(vec![0, 1, 2, 3, 4])),
+        ("BaseOtOffer", Message::BaseOtOffer(vec![0xa5; 32])),
+        ("BaseOtReply", Message::BaseOtReply(vec![0x5a; 64])),
+        (
+            "OtExtension",
+            Message::OtExtension {
+                batch: 7,
+                bytes: vec![0, 1, 2, 3, 4],
+            },
+        ),
+        (
+            "Tables",
+            Message::Tables {
+                batch: 300,
+                bytes: vec![9; 3],
+            },
+        ),
+        ("Finish", Message::Finish(vec![1])),
+        ("OutputLabel", Message::OutputLabel(vec![0x11; 16])),
         ("Abort: unexpected", Message::Abort(AbortCode::Unexpected)),
     ];
     let mut cases: Vec<Value> = valid
@@ -274,7 +293,7 @@ fn messages() -> Value {
         ("empty body", "Malformed", vec![]),
         ("trailing byte after a valid message", "Malformed", trailing),
         ("another protocol version", "Version", version),
-        ("unknown variant 9", "Malformed", vec![1, 9]),
+        ("unknown variant 12", "Malformed", vec![1, 12]),
         (
             "truncated Hello",
             "Malformed",
@@ -290,7 +309,7 @@ fn messages() -> Value {
         (
             "byte vector longer than the frame",
             "Malformed",
-            vec![1, 5, 200, 1, 0],
+            vec![1, 3, 200, 1, 0],
         ),
     ];
     cases.extend(invalid.into_iter().enumerate().map(|(i, (comment, flag, body))| {
@@ -304,47 +323,12 @@ fn messages() -> Value {
     )
 }
 
-/// A stream that records what this side writes.
-struct Recorder<T> {
-    inner: T,
-    log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl<T: std::io::Read> std::io::Read for Recorder<T> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<T: std::io::Write> std::io::Write for Recorder<T> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.log
-            .lock()
-            .expect("recorder lock")
-            .extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn frames(log: &[u8]) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut rest = log;
-    while rest.len() >= 4 {
-        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        let body = &rest[4..4 + len];
-        let kind = Message::decode(body).map(|m| m.kind()).unwrap_or("?");
-        out.push(json!({"kind": kind, "body": hex(body)}));
-        rest = &rest[4 + len..];
-    }
-    out
+fn frame_json(m: &Message) -> Value {
+    json!({"kind": m.kind(), "body": hex(&m.encode())})
 }
 
 fn session_transcript() -> Value {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     let params = ParameterSet::toy();
     let d = 8;
     let q = Quantiser::for_dimension(d).expect("d = 8");
@@ -369,48 +353,39 @@ fn session_transcript() -> Value {
         round_blocks: 1,
     };
     let probe = vec![0.0, 1.0, 0.0, 0.3, 0.0, 0.0, 0.41, 0.0];
-    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socket pair");
-    let (h_log, v_log) = (
-        Arc::new(Mutex::new(Vec::new())),
-        Arc::new(Mutex::new(Vec::new())),
-    );
-    let h_rec = Recorder {
-        inner: a,
-        log: h_log.clone(),
-    };
-    let holder = std::thread::spawn(move || {
-        let mut io = privface_protocol::FrameIo::new(h_rec);
-        privface_protocol::run_holder(
-            &mut io,
-            &config,
-            "vector-client",
-            &mut ChaCha20Rng::seed_from_u64(11),
-        )
-        .expect("holder")
-        .bit
-    });
-    let mut io = privface_protocol::FrameIo::new(Recorder {
-        inner: b,
-        log: v_log.clone(),
-    });
     let vconfig = privface_protocol::VerifierConfig {
         param_sets: vec!["toy".into()],
         allow_insecure: true,
         ..Default::default()
     };
-    let outcome = privface_protocol::run_verifier(
-        &mut io,
-        &vconfig,
+    // The two state machines run against each other in memory: each side's messages are
+    // delivered to the other in order, so the transcript does not depend on any transport.
+    let mut holder = HolderSession::new(&config, "vector-client", ChaCha20Rng::seed_from_u64(11))
+        .expect("holder");
+    let mut verifier = VerifierSession::new(
+        vconfig,
         &probe,
         Mode::Identify,
         OutputTo::Both,
-        &mut ChaCha20Rng::seed_from_u64(12),
+        ChaCha20Rng::seed_from_u64(12),
     )
     .expect("verifier");
-    drop(io);
-    let holder_bit = holder.join().expect("holder thread");
-    let v = v_log.lock().expect("log").clone();
-    let h = h_log.lock().expect("log").clone();
+    let (mut v, mut h) = (Vec::new(), Vec::new());
+    let mut to_holder = verifier.start().expect("hello");
+    while !to_holder.is_empty() {
+        let mut to_verifier = Vec::new();
+        for m in to_holder.drain(..) {
+            v.push(frame_json(&m));
+            to_verifier.extend(holder.receive(m).expect("holder"));
+        }
+        for m in to_verifier {
+            h.push(frame_json(&m));
+            to_holder.extend(verifier.receive(m).expect("verifier"));
+        }
+    }
+    assert!(verifier.is_finished() && holder.is_finished());
+    let holder_bit = holder.outcome().expect("holder").0;
+    let verifier_bit = verifier.outcome().expect("verifier").0;
     let case = json!({
         "id": 1,
         "comment": "1:N identification, toy parameters, d = 8, three identities, output to both; holder RNG ChaCha20 seed 11, verifier seed 12",
@@ -419,9 +394,9 @@ fn session_transcript() -> Value {
         "probe": probe,
         "gallery": gallery.iter().map(|(id, e)| json!({"id": id, "embedding": e})).collect::<Vec<_>>(),
         "threshold_cosine": 0.9,
-        "verifier_to_holder": frames(&v),
-        "holder_to_verifier": frames(&h),
-        "verifier_bit": outcome.bit,
+        "verifier_to_holder": v,
+        "holder_to_verifier": h,
+        "verifier_bit": verifier_bit,
         "holder_bit": holder_bit,
     });
     file(

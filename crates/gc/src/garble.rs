@@ -22,8 +22,8 @@ use crate::fancy::{Fancy, Known};
 use crate::hash::FixedKeyHash;
 
 /// The garbler backend: wires are zero labels; tables go to the channel as gates are garbled.
-pub struct Garbler<'c, C: Channel> {
-    channel: &'c mut C,
+pub struct Garbler<C: Channel> {
+    channel: C,
     delta: Delta,
     hash: FixedKeyHash,
     gate: u64,
@@ -33,9 +33,9 @@ pub struct Garbler<'c, C: Channel> {
     out: Vec<u8>,
 }
 
-impl<'c, C: Channel> Garbler<'c, C> {
+impl<C: Channel> Garbler<C> {
     /// A garbler with correlation Δ writing to `channel`.
-    pub fn new(channel: &'c mut C, delta: Delta) -> Self {
+    pub fn new(channel: C, delta: Delta) -> Self {
         Self {
             channel,
             delta,
@@ -55,7 +55,7 @@ impl<'c, C: Channel> Garbler<'c, C> {
 
     /// The channel (for the driver's own messages between circuit batches).
     pub fn channel(&mut self) -> &mut C {
-        self.channel
+        &mut self.channel
     }
 
     fn d(&self) -> Block {
@@ -87,7 +87,7 @@ impl<'c, C: Channel> Garbler<'c, C> {
     }
 }
 
-impl<C: Channel> Fancy for Garbler<'_, C> {
+impl<C: Channel> Fancy for Garbler<C> {
     type Wire = Block;
     type Error = GcError;
 
@@ -176,8 +176,8 @@ impl<C: Channel> Fancy for Garbler<'_, C> {
 }
 
 /// The evaluator backend: wires are the labels it holds; tables come from the channel.
-pub struct Evaluator<'c, C: Channel> {
-    channel: &'c mut C,
+pub struct Evaluator<C: Channel> {
+    channel: C,
     hash: FixedKeyHash,
     gate: u64,
     scratch: (Vec<Block>, Vec<u128>, Vec<Block>),
@@ -185,9 +185,9 @@ pub struct Evaluator<'c, C: Channel> {
     tables: Vec<Block>,
 }
 
-impl<'c, C: Channel> Evaluator<'c, C> {
+impl<C: Channel> Evaluator<C> {
     /// An evaluator reading tables from `channel`.
-    pub fn new(channel: &'c mut C) -> Self {
+    pub fn new(channel: C) -> Self {
         Self {
             channel,
             hash: FixedKeyHash::new(),
@@ -200,7 +200,7 @@ impl<'c, C: Channel> Evaluator<'c, C> {
 
     /// The channel (for the driver's own messages between circuit batches).
     pub fn channel(&mut self) -> &mut C {
-        self.channel
+        &mut self.channel
     }
 
     /// Reads `count` table blocks into `self.tables`.
@@ -217,7 +217,7 @@ impl<'c, C: Channel> Evaluator<'c, C> {
     }
 }
 
-impl<C: Channel> Fancy for Evaluator<'_, C> {
+impl<C: Channel> Fancy for Evaluator<C> {
     type Wire = Block;
     type Error = GcError;
 

@@ -1,12 +1,15 @@
 //! The two-party threshold-OR: the garbler (holder) holds the masks r_t and τ, the evaluator
 //! (verifier) holds the shares s_t; the evaluator learns OR_t [s_t − r_t ≥ τ] and, if asked, the
-//! garbler learns it too. Both run over one [`Channel`], batch by batch in lock step, so memory
-//! is O(batch) for any number of scores:
+//! garbler learns it too. Both run over one [`Channel`], batch by batch, so memory is
+//! O(batch · requests in flight) for any number of scores:
 //!
 //! per batch of B scores: evaluator → garbler: IKNP extension columns for k·B OTs and the k·B
 //! derandomisation bits; garbler → evaluator: the garbled tables of the batch. After the last
 //! batch: the lane OR tree, then the decode bit (garbler → evaluator) and, when the garbler is
 //! to learn the result, the evaluator's output label (evaluator → garbler).
+
+use std::borrow::BorrowMut;
+use std::collections::VecDeque;
 
 use privface_ot::{Block, Channel, IknpReceiver, IknpSender, apply_corrections, send_corrections};
 use rand::{CryptoRng, Rng};
@@ -86,26 +89,26 @@ fn accumulate<F: Fancy>(
     })
 }
 
-/// The garbler's side of a threshold-OR fed in pieces, so the caller can interleave its own
-/// messages (the holder sends score blocks between pieces) and keep memory O(piece).
-pub struct ThresholdOrGarbler<'c, 'o, C: Channel> {
-    garbler: Garbler<'c, C>,
-    ot: &'o mut IknpSender,
+/// The garbler's side of a threshold-OR fed batch by batch, so the caller can interleave its
+/// own messages (the holder sends score blocks between rounds) and keep memory O(batch).
+///
+/// Over a blocking channel use [`ThresholdOrGarbler::feed`] and [`ThresholdOrGarbler::finish`];
+/// a sans-I/O driver with a [`privface_ot::BufferChannel`] calls
+/// [`ThresholdOrGarbler::garble_batch`] once per extension request,
+/// [`ThresholdOrGarbler::close`], and [`ThresholdOrGarbler::decode_returned`].
+pub struct ThresholdOrGarbler<C: Channel, O: BorrowMut<IknpSender>> {
+    garbler: Garbler<C>,
+    ot: O,
     spec: ThresholdSpec,
     batch: usize,
     acc: Option<Vec<Block>>,
 }
 
-impl<'c, 'o, C: Channel> ThresholdOrGarbler<'c, 'o, C> {
+impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
     /// Starts a comparison over `channel` with an extension sender already set up.
-    pub fn new(
-        channel: &'c mut C,
-        ot: &'o mut IknpSender,
-        spec: ThresholdSpec,
-        batch: usize,
-    ) -> Result<Self> {
+    pub fn new(channel: C, ot: O, spec: ThresholdSpec, batch: usize) -> Result<Self> {
         check(&spec, 1, batch)?;
-        let garbler = Garbler::new(channel, ot.delta());
+        let garbler = Garbler::new(channel, ot.borrow().delta());
         Ok(Self {
             garbler,
             ot,
@@ -120,38 +123,74 @@ impl<'c, 'o, C: Channel> ThresholdOrGarbler<'c, 'o, C> {
         self.garbler.channel()
     }
 
-    /// Compares the next scores, given by the holder's masks r_t.
+    /// The batch size.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Compares the next scores, given by the holder's masks r_t, in batches (blocking channel).
     pub fn feed(&mut self, masks: &[u32]) -> Result<()> {
-        let k = self.spec.share_bits as usize;
-        let delta = self.ot.delta();
         for r in masks.chunks(self.batch) {
-            let mut zero = self.ot.extend(self.garbler.channel(), k * r.len())?;
-            apply_corrections(self.garbler.channel(), delta, &mut zero)?;
-            let m = threshold_batch(&mut self.garbler, &self.spec, &columns(&zero, k), Some(r))?;
-            self.acc = Some(accumulate(&mut self.garbler, self.acc.take(), m)?);
+            self.garble_batch(r)?;
             self.garbler.channel().flush()?;
         }
         Ok(())
     }
 
-    /// The OR tree and the output; `reveal` says who learns the bit.
-    pub fn finish(mut self, reveal: Reveal) -> Result<GarblerOutcome> {
+    /// One batch (at most the batch size): reads the evaluator's extension columns and
+    /// correction bits for k·|masks| OTs, writes the batch's garbled tables.
+    pub fn garble_batch(&mut self, masks: &[u32]) -> Result<()> {
+        if masks.is_empty() || masks.len() > self.batch {
+            return Err(GcError::InvalidParameter(format!(
+                "batch of {} scores (batch size {})",
+                masks.len(),
+                self.batch
+            )));
+        }
+        let k = self.spec.share_bits as usize;
+        let ot = self.ot.borrow_mut();
+        let delta = ot.delta();
+        let mut zero = ot.extend(self.garbler.channel(), k * masks.len())?;
+        apply_corrections(self.garbler.channel(), delta, &mut zero)?;
+        let m = threshold_batch(
+            &mut self.garbler,
+            &self.spec,
+            &columns(&zero, k),
+            Some(masks),
+        )?;
+        self.acc = Some(accumulate(&mut self.garbler, self.acc.take(), m)?);
+        Ok(())
+    }
+
+    /// The OR tree over everything fed, and the decode bit when the evaluator is to learn the
+    /// bit. Returns the output wire's zero label, for [`ThresholdOrGarbler::decode_returned`].
+    pub fn close(&mut self, reveal_to_evaluator: bool) -> Result<Block> {
         let acc = self
             .acc
             .take()
             .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
         let out = or_lanes(&mut self.garbler, acc)?;
-        if reveal.evaluator {
+        if reveal_to_evaluator {
             self.garbler.output(std::slice::from_ref(&out))?;
         }
+        Ok(out)
+    }
+
+    /// Reads the evaluator's output label (16 bytes) and decodes it against the output wire's
+    /// zero label `out`: an error unless it is one of the wire's two labels.
+    pub fn decode_returned(&mut self, out: Block) -> Result<bool> {
+        let mut bytes = [0u8; 16];
+        self.garbler.channel().read_bytes(&mut bytes)?;
+        self.garbler
+            .decode_returned_label(out, Block::from_bytes(bytes))
+    }
+
+    /// The OR tree and the output over a blocking channel; `reveal` says who learns the bit.
+    pub fn finish(mut self, reveal: Reveal) -> Result<GarblerOutcome> {
+        let out = self.close(reveal.evaluator)?;
         self.garbler.channel().flush()?;
         let result = if reveal.garbler {
-            let mut bytes = [0u8; 16];
-            self.garbler.channel().read_bytes(&mut bytes)?;
-            Some(
-                self.garbler
-                    .decode_returned_label(out, Block::from_bytes(bytes))?,
-            )
+            Some(self.decode_returned(out)?)
         } else {
             None
         };
@@ -159,23 +198,24 @@ impl<'c, 'o, C: Channel> ThresholdOrGarbler<'c, 'o, C> {
     }
 }
 
-/// The evaluator's side of a threshold-OR fed in pieces (see [`ThresholdOrGarbler`]).
-pub struct ThresholdOrEvaluator<'c, 'o, C: Channel> {
-    evaluator: Evaluator<'c, C>,
-    ot: &'o mut IknpReceiver,
+/// The evaluator's side of a threshold-OR fed batch by batch (see [`ThresholdOrGarbler`]).
+///
+/// Over a blocking channel use [`ThresholdOrEvaluator::feed`] and
+/// [`ThresholdOrEvaluator::finish`]; a sans-I/O driver calls [`ThresholdOrEvaluator::request`]
+/// for a batch (possibly several ahead), [`ThresholdOrEvaluator::absorb`] when that batch's
+/// tables arrive (oldest request first), then [`ThresholdOrEvaluator::finish`].
+pub struct ThresholdOrEvaluator<C: Channel, O: BorrowMut<IknpReceiver>> {
+    evaluator: Evaluator<C>,
+    ot: O,
     spec: ThresholdSpec,
     batch: usize,
     acc: Option<Vec<Block>>,
+    pending: VecDeque<Vec<Vec<Block>>>,
 }
 
-impl<'c, 'o, C: Channel> ThresholdOrEvaluator<'c, 'o, C> {
+impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
     /// Starts a comparison over `channel` with an extension receiver already set up.
-    pub fn new(
-        channel: &'c mut C,
-        ot: &'o mut IknpReceiver,
-        spec: ThresholdSpec,
-        batch: usize,
-    ) -> Result<Self> {
+    pub fn new(channel: C, ot: O, spec: ThresholdSpec, batch: usize) -> Result<Self> {
         check(&spec, 1, batch)?;
         Ok(Self {
             evaluator: Evaluator::new(channel),
@@ -183,6 +223,7 @@ impl<'c, 'o, C: Channel> ThresholdOrEvaluator<'c, 'o, C> {
             spec,
             batch,
             acc: None,
+            pending: VecDeque::new(),
         })
     }
 
@@ -191,25 +232,71 @@ impl<'c, 'o, C: Channel> ThresholdOrEvaluator<'c, 'o, C> {
         self.evaluator.channel()
     }
 
-    /// Compares the next scores, given by the verifier's shares s_t.
+    /// The batch size.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Batches requested whose tables have not been absorbed yet.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Compares the next scores, given by the verifier's shares s_t (blocking channel, one
+    /// batch in flight).
     pub fn feed<R: Rng + CryptoRng>(&mut self, shares: &[u32], rng: &mut R) -> Result<()> {
-        let k = self.spec.share_bits as usize;
         for s in shares.chunks(self.batch) {
-            let (choices, labels) = self.ot.extend(self.evaluator.channel(), k * s.len(), rng)?;
-            let wanted: Vec<bool> = s
-                .iter()
-                .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
-                .collect();
-            send_corrections(self.evaluator.channel(), &wanted, &choices)?;
+            self.request(s, rng)?;
             self.evaluator.channel().flush()?;
-            let m = threshold_batch(&mut self.evaluator, &self.spec, &columns(&labels, k), None)?;
-            self.acc = Some(accumulate(&mut self.evaluator, self.acc.take(), m)?);
+            self.absorb()?;
         }
         Ok(())
     }
 
-    /// The OR tree and the output: the bit when `reveal` lets the evaluator learn it.
-    pub fn finish(mut self, reveal: Reveal) -> Result<Option<bool>> {
+    /// One batch (at most the batch size): writes the extension columns and correction bits
+    /// for k·|shares| OTs and keeps the labels until the batch's tables arrive.
+    pub fn request<R: Rng + CryptoRng>(&mut self, shares: &[u32], rng: &mut R) -> Result<()> {
+        if shares.is_empty() || shares.len() > self.batch {
+            return Err(GcError::InvalidParameter(format!(
+                "batch of {} scores (batch size {})",
+                shares.len(),
+                self.batch
+            )));
+        }
+        let k = self.spec.share_bits as usize;
+        let (choices, labels) =
+            self.ot
+                .borrow_mut()
+                .extend(self.evaluator.channel(), k * shares.len(), rng)?;
+        let wanted: Vec<bool> = shares
+            .iter()
+            .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
+            .collect();
+        send_corrections(self.evaluator.channel(), &wanted, &choices)?;
+        self.pending.push_back(columns(&labels, k));
+        Ok(())
+    }
+
+    /// Evaluates the oldest requested batch, reading its garbled tables.
+    pub fn absorb(&mut self) -> Result<()> {
+        let labels = self
+            .pending
+            .pop_front()
+            .ok_or_else(|| GcError::InvalidParameter("no batch was requested".to_owned()))?;
+        let m = threshold_batch(&mut self.evaluator, &self.spec, &labels, None)?;
+        self.acc = Some(accumulate(&mut self.evaluator, self.acc.take(), m)?);
+        Ok(())
+    }
+
+    /// The OR tree and the output: the bit when `reveal` lets the evaluator learn it; when the
+    /// garbler is to learn it, the output label is written (and flushed) to the channel.
+    pub fn finish(&mut self, reveal: Reveal) -> Result<Option<bool>> {
+        if !self.pending.is_empty() {
+            return Err(GcError::InvalidParameter(format!(
+                "{} requested batches not evaluated",
+                self.pending.len()
+            )));
+        }
         let acc = self
             .acc
             .take()

@@ -1,9 +1,10 @@
 //! # privface-net — the sessions over mutual TLS
 //!
 //! TLS 1.3 only (rustls with the ring provider), client certificates required and verified
-//! against the holder's CA, ALPN `privface/1` required on both sides. Each session runs its
-//! blocking protocol code on tokio's blocking pool over the TLS stream, with a read/write
-//! timeout on every operation, and ends with close_notify. [`serve`] accepts many concurrent
+//! against the holder's CA, ALPN `privface/1` required on both sides. Each session's state
+//! machine is driven on tokio's blocking pool ([`privface_protocol::drive`]: frames read on one
+//! thread, written on another) over the two halves of the TLS stream, with a read/write timeout
+//! on every operation, and ends with close_notify. [`serve`] accepts many concurrent
 //! sessions (one failing session never disturbs another); [`verify`] runs one verifier session.
 //! The binaries, the demo and the tests all call these two functions.
 
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use privface_protocol::{
-    ALPN, FrameIo, HolderConfig, Mode, OutputTo, ProtocolError, VerifierConfig, VerifyOutcome,
-    run_holder, run_verifier,
+    ALPN, HolderConfig, Mode, OutputTo, ProtocolError, VerifierConfig, VerifyOutcome, run_holder,
+    run_verifier,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -26,6 +27,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
@@ -197,17 +199,33 @@ async fn holder_connection(
         .and_then(|c| c.first())
         .map(client_identity)
         .ok_or_else(|| NetError::Tls("no client certificate".into()))?;
-    let stream = timed(tls, timeouts.io);
-    let handle = tokio::runtime::Handle::current();
+    let (mut reader, mut writer) = bridged(timed(tls, timeouts.io));
     tokio::task::spawn_blocking(move || {
-        let mut io = FrameIo::new(SyncIoBridge::new_with_handle(stream, handle));
-        let mut rng = StdRng::from_os_rng();
-        let report = run_holder(&mut io, &config, &client, &mut rng);
-        let _ = io.into_inner().shutdown();
+        let report = run_holder(
+            &mut reader,
+            &mut writer,
+            &config,
+            &client,
+            StdRng::from_os_rng(),
+        );
+        let _ = writer.shutdown();
         Ok(report?)
     })
     .await
     .map_err(|e| NetError::Internal(e.to_string()))?
+}
+
+/// The stream's read and write halves as blocking streams for the session driver (which reads
+/// on one thread and writes on another).
+fn bridged<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
+    stream: S,
+) -> (SyncIoBridge<ReadHalf<S>>, SyncIoBridge<WriteHalf<S>>) {
+    let handle = tokio::runtime::Handle::current();
+    let (r, w) = tokio::io::split(stream);
+    (
+        SyncIoBridge::new_with_handle(r, handle.clone()),
+        SyncIoBridge::new_with_handle(w, handle),
+    )
 }
 
 fn timed<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
@@ -244,13 +262,18 @@ pub async fn verify(
     if tls.get_ref().1.alpn_protocol() != Some(ALPN) {
         return Err(NetError::Alpn);
     }
-    let stream = timed(tls, timeouts.io);
-    let handle = tokio::runtime::Handle::current();
+    let (mut reader, mut writer) = bridged(timed(tls, timeouts.io));
     tokio::task::spawn_blocking(move || {
-        let mut io = FrameIo::new(SyncIoBridge::new_with_handle(stream, handle));
-        let mut rng = StdRng::from_os_rng();
-        let outcome = run_verifier(&mut io, &config, &probe, mode, output, &mut rng);
-        let _ = io.into_inner().shutdown();
+        let outcome = run_verifier(
+            &mut reader,
+            &mut writer,
+            &config,
+            &probe,
+            mode,
+            output,
+            StdRng::from_os_rng(),
+        );
+        let _ = writer.shutdown();
         Ok(outcome?)
     })
     .await

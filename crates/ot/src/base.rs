@@ -51,25 +51,46 @@ fn read_point<C: Channel>(ch: &mut C) -> Result<(CompressedRistretto, RistrettoP
     Ok((compressed, point))
 }
 
-/// Base-OT sender: returns the message pairs (k_i^0, k_i^1).
+/// The base-OT sender between its two messages: it has sent A and waits for the B_i.
+pub struct BaseSender {
+    a: Scalar,
+    big_a: RistrettoPoint,
+    a_c: CompressedRistretto,
+}
+
+impl BaseSender {
+    /// Draws a and writes A = a·G (32 bytes) to `ch`.
+    pub fn start<C: Channel, R: Rng + CryptoRng>(ch: &mut C, rng: &mut R) -> Result<Self> {
+        let a = random_scalar(rng);
+        let big_a = &a * RISTRETTO_BASEPOINT_TABLE;
+        let a_c = big_a.compress();
+        ch.write_bytes(a_c.as_bytes())?;
+        Ok(Self { a, big_a, a_c })
+    }
+
+    /// Reads the receiver's [`BASE_OTS`] points and returns the message pairs (k_i^0, k_i^1).
+    pub fn finish<C: Channel>(self, ch: &mut C) -> Result<Vec<(Block, Block)>> {
+        let Self { a, big_a, a_c } = self;
+        (0..BASE_OTS)
+            .map(|i| {
+                let (b_c, b) = read_point(ch)?;
+                Ok((
+                    key(i, &a_c, &b_c, &(a * b)),
+                    key(i, &a_c, &b_c, &(a * (b - big_a))),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Base-OT sender in one call (blocking channels): returns the message pairs (k_i^0, k_i^1).
 pub fn send<C: Channel, R: Rng + CryptoRng>(
     ch: &mut C,
     rng: &mut R,
 ) -> Result<Vec<(Block, Block)>> {
-    let a = random_scalar(rng);
-    let big_a = &a * RISTRETTO_BASEPOINT_TABLE;
-    let a_c = big_a.compress();
-    ch.write_bytes(a_c.as_bytes())?;
+    let sender = BaseSender::start(ch, rng)?;
     ch.flush()?;
-    (0..BASE_OTS)
-        .map(|i| {
-            let (b_c, b) = read_point(ch)?;
-            Ok((
-                key(i, &a_c, &b_c, &(a * b)),
-                key(i, &a_c, &b_c, &(a * (b - big_a))),
-            ))
-        })
-        .collect()
+    sender.finish(ch)
 }
 
 /// Base-OT receiver with choice bits `choices` (length [`BASE_OTS`]): returns k_i^(c_i).

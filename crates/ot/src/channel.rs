@@ -1,9 +1,10 @@
 //! Byte channels the two-party protocols run over.
 //!
 //! [`Channel`] is all OT and garbling need: write, read exactly, flush. It is implemented by
-//! [`MemoryChannel`] (an in-memory duplex pair with a bounded number of chunks in flight, for
-//! tests and benches) and by [`IoChannel`] over any blocking `Read + Write` (a TCP or TLS stream,
-//! or tokio-util's `SyncIoBridge` over an async one). Both count the bytes they move.
+//! [`BufferChannel`] (one received message in, the next message out: what sans-I/O session
+//! state machines use), [`MemoryChannel`] (an in-memory duplex pair with a bounded number of
+//! chunks in flight, for tests and benches) and [`IoChannel`] over any blocking `Read + Write`.
+//! All count the bytes they move.
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -20,6 +21,99 @@ pub trait Channel {
     fn bytes_sent(&self) -> u64;
     /// Bytes read so far.
     fn bytes_received(&self) -> u64;
+}
+
+impl<C: Channel + ?Sized> Channel for &mut C {
+    fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        (**self).write_bytes(bytes)
+    }
+    fn read_bytes(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        (**self).read_bytes(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+    fn bytes_sent(&self) -> u64 {
+        (**self).bytes_sent()
+    }
+    fn bytes_received(&self) -> u64 {
+        (**self).bytes_received()
+    }
+}
+
+/// A channel that never blocks: reads come from the one message the driver put in, writes
+/// collect the next message to go out. Reading past the end of the message is an
+/// `UnexpectedEof` error (the message was too short); [`BufferChannel::remaining`] tells the
+/// driver whether the protocol code consumed the whole message.
+#[derive(Debug, Default)]
+pub struct BufferChannel {
+    incoming: Vec<u8>,
+    position: usize,
+    outgoing: Vec<u8>,
+    sent: u64,
+    received: u64,
+}
+
+impl BufferChannel {
+    /// An empty channel.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `message` the bytes the next reads consume (whatever was left of the previous
+    /// message is dropped: check [`BufferChannel::remaining`] first).
+    pub fn put(&mut self, message: Vec<u8>) {
+        self.incoming = message;
+        self.position = 0;
+    }
+
+    /// Bytes of the current message not read yet.
+    pub fn remaining(&self) -> usize {
+        self.incoming.len() - self.position
+    }
+
+    /// Everything written since the last call.
+    pub fn take_outgoing(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.outgoing)
+    }
+}
+
+impl Channel for BufferChannel {
+    fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.outgoing.extend_from_slice(bytes);
+        self.sent += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn read_bytes(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let end = self.position + buf.len();
+        if end > self.incoming.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "message ended after {} bytes, {} more needed",
+                    self.incoming.len(),
+                    end - self.incoming.len()
+                ),
+            ));
+        }
+        buf.copy_from_slice(&self.incoming[self.position..end]);
+        self.position = end;
+        self.received += buf.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+
+    fn bytes_received(&self) -> u64 {
+        self.received
+    }
 }
 
 /// Write-buffer size after which buffered channels send on their own.
@@ -201,6 +295,27 @@ mod tests {
         );
         a.write_bytes(&[1]).unwrap();
         assert_eq!(a.flush().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn buffer_channel_reads_one_message_exactly() {
+        let mut ch = BufferChannel::new();
+        ch.put(vec![1, 2, 3]);
+        let mut two = [0u8; 2];
+        ch.read_bytes(&mut two).unwrap();
+        assert_eq!(two, [1, 2]);
+        assert_eq!(ch.remaining(), 1);
+        assert_eq!(
+            ch.read_bytes(&mut two).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        // A failed read consumes nothing.
+        assert_eq!(ch.remaining(), 1);
+        ch.write_bytes(&[9]).unwrap();
+        ch.write_bytes(&[8]).unwrap();
+        assert_eq!(ch.take_outgoing(), vec![9, 8]);
+        assert!(ch.take_outgoing().is_empty());
+        assert_eq!((ch.bytes_sent(), ch.bytes_received()), (2, 2));
     }
 
     #[test]

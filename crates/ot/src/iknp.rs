@@ -143,16 +143,16 @@ pub struct IknpReceiver {
 }
 
 impl IknpReceiver {
-    /// Runs the base OTs (as their sender).
+    /// Runs the base OTs (as their sender) over a blocking channel.
     pub fn setup<C: Channel, R: Rng + CryptoRng>(ch: &mut C, rng: &mut R) -> Result<Self> {
-        let pairs = base::send(ch, rng)?;
-        Ok(Self {
-            prgs: pairs
-                .into_iter()
-                .map(|(k0, k1)| (Prg::new(k0), Prg::new(k1)))
-                .collect(),
-            counter: 0,
-        })
+        let pending = Self::start(ch, rng)?;
+        ch.flush()?;
+        pending.finish(ch)
+    }
+
+    /// First half of [`IknpReceiver::setup`]: writes the base-OT sender's message.
+    pub fn start<C: Channel, R: Rng + CryptoRng>(ch: &mut C, rng: &mut R) -> Result<IknpSetup> {
+        Ok(IknpSetup(base::BaseSender::start(ch, rng)?))
     }
 
     /// Extends by `count` random-choice OTs: returns the choices r_j and the labels
@@ -187,6 +187,23 @@ impl IknpReceiver {
             .map(|j| r[j / 128] >> (j % 128) & 1 == 1)
             .collect();
         Ok((choices, rows))
+    }
+}
+
+/// An [`IknpReceiver`] waiting for the base-OT receiver's reply.
+pub struct IknpSetup(base::BaseSender);
+
+impl IknpSetup {
+    /// Second half of [`IknpReceiver::setup`]: reads the reply and derives the column seeds.
+    pub fn finish<C: Channel>(self, ch: &mut C) -> Result<IknpReceiver> {
+        let pairs = self.0.finish(ch)?;
+        Ok(IknpReceiver {
+            prgs: pairs
+                .into_iter()
+                .map(|(k0, k1)| (Prg::new(k0), Prg::new(k1)))
+                .collect(),
+            counter: 0,
+        })
     }
 }
 

@@ -32,6 +32,6 @@ pub mod error;
 pub mod iknp;
 
 pub use block::{Block, Delta};
-pub use channel::{Channel, IoChannel, MemoryChannel};
+pub use channel::{BufferChannel, Channel, IoChannel, MemoryChannel};
 pub use error::{OtError, Result};
-pub use iknp::{IknpReceiver, IknpSender, apply_corrections, send_corrections};
+pub use iknp::{IknpReceiver, IknpSender, IknpSetup, apply_corrections, send_corrections};

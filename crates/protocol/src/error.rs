@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::messages::AbortCode;
+use crate::messages::{AbortCode, Message};
 
 /// What can end a session.
 #[derive(Debug, Error)]
@@ -55,6 +55,15 @@ pub enum ProtocolError {
 }
 
 impl ProtocolError {
+    /// What the peer is told when this error ends a session: a coarse [`Message::Abort`], or
+    /// nothing when the peer already knows (it aborted or refused, or the transport is gone).
+    pub fn notice(&self) -> Option<Message> {
+        match self {
+            ProtocolError::Io(_) | ProtocolError::Aborted(_) | ProtocolError::Rejected(_) => None,
+            other => Some(Message::Abort(other.abort_code())),
+        }
+    }
+
     /// The coarse code the peer is told.
     pub fn abort_code(&self) -> AbortCode {
         match self {

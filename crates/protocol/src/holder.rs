@@ -2,23 +2,22 @@
 //! comparison of those scores) → the OR tree and the output.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::thread::JoinHandle;
 
 use privface_gc::{Reveal, ThresholdOrGarbler, ThresholdSpec};
 use privface_he::{
     GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser, Query,
     SeededCiphertext, SessionShape, best_group_size,
 };
-use privface_ot::{Delta, IknpSender};
+use privface_ot::{Block, BufferChannel, Delta, IknpSender};
 use rand::{CryptoRng, Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::error::{ProtocolError, Result};
-use crate::frame::FrameIo;
 use crate::messages::{AbortCode, Accept, Hello, Message, Mode};
-use crate::{PhaseTimings, unexpected};
+use crate::{MAX_BATCH, PhaseTimings, unexpected};
 
 /// Gallery size rounded up to its padding bucket: a multiple of 2^(⌊log2 n⌋ − 3), so the
 /// verifier learns n only to within an eighth (exactly below 16).
@@ -178,7 +177,7 @@ impl HolderConfig {
                 "gallery packed for another parameter set".into(),
             ));
         }
-        if !(1..=65_536).contains(&self.batch) {
+        if !(1..=MAX_BATCH).contains(&self.batch) {
             return Err(ProtocolError::Refused(format!("batch size {}", self.batch)));
         }
         if !(1..=4096).contains(&self.round_blocks) {
@@ -198,224 +197,471 @@ pub struct HolderReport {
     pub bit: Option<bool>,
     /// Scores compared (padded count).
     pub scores: usize,
-    /// Per-phase wall time.
+    /// Per-phase wall time and bytes, as the driver measured them.
     pub timings: PhaseTimings,
 }
 
-/// Runs one holder session for `client` (its certificate identity).
-///
-/// Any error after the peer is known to speak the protocol is also sent to it as a coarse
-/// [`Message::Abort`] (or [`Message::Reject`] during negotiation).
-pub fn run_holder<T: Read + Write, R: Rng + CryptoRng>(
-    io: &mut FrameIo<T>,
-    config: &HolderConfig,
-    client: &str,
-    rng: &mut R,
-) -> Result<HolderReport> {
-    let result = holder_session(io, config, client, rng);
-    if let Err(e) = &result {
-        let code = e.abort_code();
-        if !matches!(
-            e,
-            ProtocolError::Io(_) | ProtocolError::Aborted(_) | ProtocolError::Rejected(_)
-        ) {
-            // Best effort: the peer may already be gone.
-            let _ = io.send(&Message::Abort(code));
-        }
-    }
-    result
+/// The gallery a session answers from: the shared packed gallery (1:N) or the claimed
+/// identity's row packed for this session alone (1:1).
+#[derive(Clone)]
+enum Answering {
+    Shared(Arc<HolderGallery>),
+    Single(Arc<PackedGallery>),
 }
 
-enum Negotiated {
-    Refuse(AbortCode, ProtocolError),
-    Go(Box<(Accept, SessionShape, Option<PackedGallery>)>),
+impl Answering {
+    fn packed(&self) -> &PackedGallery {
+        match self {
+            Answering::Shared(g) => &g.packed,
+            Answering::Single(p) => p,
+        }
+    }
 }
 
-fn negotiate(hello: &Hello, config: &HolderConfig, client: &str) -> Result<Negotiated> {
-    let p = &config.params;
-    let gallery = &config.gallery;
-    if !hello.param_sets.iter().any(|n| n == &p.name) {
-        return Ok(Negotiated::Refuse(
-            AbortCode::Parameters,
-            ProtocolError::Refused(format!(
-                "verifier accepts {:?}, holder offers `{}`",
-                hello.param_sets, p.name
-            )),
-        ));
-    }
-    let d = gallery.dimension();
-    if hello.dimension as usize != d {
-        return Ok(Negotiated::Refuse(
-            AbortCode::Dimension,
-            ProtocolError::Refused(format!(
-                "probe dimension {} but gallery dimension {d}",
-                hello.dimension
-            )),
-        ));
-    }
-    let k = gallery.quantiser().share_bits();
-    let (count, layout, single) = match &hello.mode {
-        Mode::Identify => {
-            if gallery.is_empty() {
-                return Ok(Negotiated::Refuse(
-                    AbortCode::UnknownIdentity,
-                    ProtocolError::Refused("empty gallery".into()),
-                ));
-            }
-            (padded_count(gallery.len()), *gallery.packed.layout(), None)
-        }
-        Mode::Verify { identity } => {
-            let Some(row) = gallery.row(identity) else {
-                return Ok(Negotiated::Refuse(
-                    AbortCode::UnknownIdentity,
-                    ProtocolError::Refused("claimed identity is not enrolled".into()),
-                ));
-            };
-            let layout = Layout::new(p, d, best_group_size(p, d, 1, k)?)?;
-            (
-                1,
-                layout,
-                Some(PackedGallery::new(
-                    layout,
-                    row.to_vec(),
-                    GalleryMode::OnTheFly,
-                )?),
-            )
-        }
-    };
-    if let Err(e) = config.budget.consume(client) {
-        return Ok(Negotiated::Refuse(AbortCode::Budget, e));
-    }
-    let shape = SessionShape::new(p, layout, k)?;
-    let accept = Accept {
-        params: p.name.clone(),
-        dimension: d as u32,
-        quant_scale: gallery.quantiser().scale(),
-        threshold: config.threshold,
-        padded_count: count as u32,
-        group_size: layout.group_size() as u32,
-        share_bits: k,
-        switched_modulus_log: shape.switched_modulus_log,
-        batch: config.batch as u32,
-        round_blocks: config.round_blocks as u32,
-    };
-    Ok(Negotiated::Go(Box::new((accept, shape, single))))
+/// What negotiation settled.
+struct Terms {
+    accept: Accept,
+    shape: SessionShape,
+    answering: Answering,
+    reveal: Reveal,
 }
 
-fn holder_session<T: Read + Write, R: Rng + CryptoRng>(
-    io: &mut FrameIo<T>,
-    config: &HolderConfig,
-    client: &str,
-    rng: &mut R,
-) -> Result<HolderReport> {
-    let mut timings = PhaseTimings::default();
-    let p = &config.params;
-    let t = Instant::now();
-    // ExpectHello
-    let hello = match io.recv()? {
-        Message::Hello(h) => h,
-        other => return Err(unexpected("ExpectHello", &other)),
-    };
-    let (accept, shape, single) = match negotiate(&hello, config, client)? {
-        Negotiated::Refuse(code, err) => {
-            io.send(&Message::Reject(code))?;
-            return Err(err);
-        }
-        Negotiated::Go(go) => *go,
-    };
-    io.send(&Message::Accept(accept.clone()))?;
-    tracing::debug!(client, mode = ?hello.mode, scores = accept.padded_count, g = accept.group_size, "session accepted");
-    timings.push("negotiate", t, io);
+type RoundResult = Result<Vec<privface_he::HolderBlock>>;
 
-    // The OT base phase is query-independent: run it first.
-    let t = Instant::now();
-    let mut ot = IknpSender::setup(io, Delta::random(rng), rng)?;
-    timings.push("ot-setup", t, io);
+/// The comparison in progress.
+struct Comparing {
+    terms: Terms,
+    query: Arc<HolderQuery>,
+    garbler: ThresholdOrGarbler<BufferChannel, IknpSender>,
+    /// Block ranges of the rounds and the seed of each round's generator.
+    rounds: Vec<(Range<usize>, [u8; 32])>,
+    /// Index of the round being compared.
+    round: usize,
+    /// The current round's masks and how many of them are garbled.
+    masks: Vec<u32>,
+    garbled: usize,
+    /// Next batch index due.
+    batch: u32,
+    /// The HE of the next round, running while this one is garbled.
+    next: Option<JoinHandle<RoundResult>>,
+    scores: usize,
+}
 
-    // ExpectQuery: the public key then the m chunk ciphertexts, in order.
-    let t = Instant::now();
-    let m = shape.layout.chunk_count();
-    let mut parts = Vec::with_capacity(m + 1);
-    for i in 0..=m {
-        match io.recv()? {
-            Message::QueryPart { index, bytes } if index as usize == i => {
-                parts.push(SeededCiphertext::decode(p, &bytes)?);
-            }
-            Message::QueryPart { index, .. } => {
-                return Err(ProtocolError::Malformed(format!(
-                    "query part {index} where {i} was due"
-                )));
-            }
-            other => return Err(unexpected("ExpectQuery", &other)),
+/// The holder's states, named after the message each expects.
+enum HolderState {
+    ExpectHello,
+    ExpectBaseOtOffer(Box<Terms>),
+    ExpectQueryPart {
+        terms: Box<Terms>,
+        ot: Box<IknpSender>,
+        parts: Vec<SeededCiphertext>,
+    },
+    ExpectOtExtension(Box<Comparing>),
+    ExpectOutputLabel {
+        comparing: Box<Comparing>,
+        output_wire: Block,
+    },
+    Done {
+        bit: Option<bool>,
+        scores: usize,
+    },
+    Refused(ProtocolError),
+    Failed,
+}
+
+/// One holder session as a state machine: it consumes the verifier's messages one at a time
+/// and returns the messages to send. It opens no sockets or files and reads no clock; all
+/// randomness comes from the generator it is given. The one piece of concurrency inside is the
+/// HE of round j+1, computed on a worker thread while round j is garbled (its randomness is
+/// drawn in round order, so the output does not depend on scheduling).
+pub struct HolderSession<R: Rng + CryptoRng> {
+    gallery: Arc<HolderGallery>,
+    budget: Arc<QueryBudget>,
+    params: ParameterSet,
+    threshold: i64,
+    batch: usize,
+    round_blocks: usize,
+    client: String,
+    rng: R,
+    channel: BufferChannel,
+    state: HolderState,
+}
+
+impl<R: Rng + CryptoRng> HolderSession<R> {
+    /// A session for `client` (its certificate identity) under `config`.
+    pub fn new(config: &HolderConfig, client: &str, rng: R) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            gallery: config.gallery.clone(),
+            budget: config.budget.clone(),
+            params: config.params.clone(),
+            threshold: config.threshold,
+            batch: config.batch,
+            round_blocks: config.round_blocks,
+            client: client.to_owned(),
+            rng,
+            channel: BufferChannel::new(),
+            state: HolderState::ExpectHello,
+        })
+    }
+
+    /// The state's name (the message it expects).
+    pub fn state(&self) -> &'static str {
+        match &self.state {
+            HolderState::ExpectHello => "ExpectHello",
+            HolderState::ExpectBaseOtOffer(_) => "ExpectBaseOtOffer",
+            HolderState::ExpectQueryPart { .. } => "ExpectQueryPart",
+            HolderState::ExpectOtExtension(_) => "ExpectOtExtension",
+            HolderState::ExpectOutputLabel { .. } => "ExpectOutputLabel",
+            HolderState::Done { .. } => "Done",
+            HolderState::Refused(_) => "Refused",
+            HolderState::Failed => "Failed",
         }
     }
-    let mut parts = parts.into_iter();
-    let public_key = parts.next().expect("m + 1 parts");
-    let query = Query {
-        public_key,
-        chunks: parts.collect(),
-    };
-    let gallery = single.as_ref().unwrap_or(&config.gallery.packed);
-    let holder = HolderQuery::new(p, &shape, &query, gallery)?;
-    drop(query);
-    timings.push("query", t, io);
 
-    // Rounds: the score blocks of round j go out, then the comparison of those scores, while a
-    // second thread already computes round j+1. Each round's randomness comes from its own
-    // ChaCha20 generator seeded from `rng` in round order, so the output does not depend on
-    // scheduling.
-    let t = Instant::now();
-    let blocks = holder.block_count();
-    let rounds: Vec<std::ops::Range<usize>> = (0..blocks)
-        .step_by(config.round_blocks)
-        .map(|s| s..(s + config.round_blocks).min(blocks))
-        .collect();
-    let seeds: Vec<[u8; 32]> = rounds.iter().map(|_| rng.random()).collect();
-    let spec = ThresholdSpec {
-        share_bits: shape.share_bits,
-        threshold: config.threshold,
-    };
-    let reveal = Reveal {
-        evaluator: hello.output.verifier(),
-        garbler: hello.output.holder(),
-    };
-    let respond = |r: usize| {
-        holder.respond(
-            gallery,
-            rounds[r].clone(),
-            &mut ChaCha20Rng::from_seed(seeds[r]),
+    /// Consumes one message from the verifier; returns the messages to send, in order.
+    ///
+    /// An error ends the session (every later call fails too); the driver tells the peer with
+    /// [`ProtocolError::notice`]. A refusal during negotiation is not an error here: the
+    /// [`Message::Reject`] is returned to be sent and [`HolderSession::outcome`] reports why.
+    pub fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
+        let state = std::mem::replace(&mut self.state, HolderState::Failed);
+        let (next, out) = self.step(state, message)?;
+        self.state = next;
+        Ok(out)
+    }
+
+    /// True once the session has nothing more to receive.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.state,
+            HolderState::Done { .. } | HolderState::Refused(_) | HolderState::Failed
         )
-    };
-    let mut scores = 0;
-    let outcome = std::thread::scope(|scope| -> Result<_> {
-        let mut g = ThresholdOrGarbler::new(io, &mut ot, spec, config.batch)?;
-        let mut pending = Some(scope.spawn(|| respond(0)));
-        for r in 0..rounds.len() {
-            let done = pending.take().expect("one round in flight").join();
-            let blocks =
-                done.map_err(|_| ProtocolError::Internal("HE worker panicked".into()))??;
-            if r + 1 < rounds.len() {
-                pending = Some(scope.spawn(move || respond(r + 1)));
-            }
-            let mut masks = Vec::new();
-            for block in blocks {
-                g.channel().send(&Message::Scores {
-                    index: block.index as u32,
-                    count: block.masks.len() as u32,
-                    bytes: block.response.encode(),
-                })?;
-                masks.extend(block.masks);
-            }
-            scores += masks.len();
-            g.feed(&masks)?;
+    }
+
+    /// The bit (when the holder learns it) and the number of scores compared, once finished.
+    pub fn outcome(self) -> Result<(Option<bool>, usize)> {
+        match self.state {
+            HolderState::Done { bit, scores } => Ok((bit, scores)),
+            HolderState::Refused(e) => Err(e),
+            _ => Err(ProtocolError::Internal("session not finished".into())),
         }
-        Ok(g.finish(reveal)?)
-    })?;
-    timings.push("rounds", t, io);
-    Ok(HolderReport {
-        bit: outcome.result,
-        scores,
-        timings,
+    }
+
+    fn step(
+        &mut self,
+        state: HolderState,
+        message: Message,
+    ) -> Result<(HolderState, Vec<Message>)> {
+        if let Message::Abort(code) = message {
+            return Err(ProtocolError::Aborted(code));
+        }
+        match state {
+            HolderState::ExpectHello => {
+                let Message::Hello(hello) = message else {
+                    return Err(unexpected("ExpectHello", &message));
+                };
+                match self.negotiate(&hello) {
+                    Ok(terms) => {
+                        tracing::debug!(client = %self.client, mode = ?hello.mode, scores = terms.accept.padded_count, g = terms.accept.group_size, "session accepted");
+                        let accept = Message::Accept(terms.accept.clone());
+                        Ok((
+                            HolderState::ExpectBaseOtOffer(Box::new(terms)),
+                            vec![accept],
+                        ))
+                    }
+                    Err((code, error)) => {
+                        Ok((HolderState::Refused(error), vec![Message::Reject(code)]))
+                    }
+                }
+            }
+            HolderState::ExpectBaseOtOffer(terms) => {
+                let Message::BaseOtOffer(bytes) = message else {
+                    return Err(unexpected("ExpectBaseOtOffer", &message));
+                };
+                self.channel.put(bytes);
+                let delta = Delta::random(&mut self.rng);
+                let ot = IknpSender::setup(&mut self.channel, delta, &mut self.rng)?;
+                consumed(&self.channel, "BaseOtOffer")?;
+                let reply = Message::BaseOtReply(self.channel.take_outgoing());
+                let parts = Vec::with_capacity(terms.shape.layout.chunk_count() + 1);
+                Ok((
+                    HolderState::ExpectQueryPart {
+                        terms,
+                        ot: Box::new(ot),
+                        parts,
+                    },
+                    vec![reply],
+                ))
+            }
+            HolderState::ExpectQueryPart {
+                terms,
+                ot,
+                mut parts,
+            } => {
+                let Message::QueryPart { index, bytes } = message else {
+                    return Err(unexpected("ExpectQueryPart", &message));
+                };
+                if index as usize != parts.len() {
+                    return Err(ProtocolError::Malformed(format!(
+                        "query part {index} where {} was due",
+                        parts.len()
+                    )));
+                }
+                parts.push(SeededCiphertext::decode(&self.params, &bytes)?);
+                if parts.len() <= terms.shape.layout.chunk_count() {
+                    return Ok((HolderState::ExpectQueryPart { terms, ot, parts }, vec![]));
+                }
+                self.start_comparison(*terms, *ot, parts)
+            }
+            HolderState::ExpectOtExtension(mut c) => {
+                let Message::OtExtension { batch, bytes } = message else {
+                    return Err(unexpected("ExpectOtExtension", &message));
+                };
+                if batch != c.batch {
+                    return Err(ProtocolError::Malformed(format!(
+                        "extension for batch {batch} where {} was due",
+                        c.batch
+                    )));
+                }
+                let end = (c.garbled + c.garbler.batch()).min(c.masks.len());
+                c.garbler.channel().put(bytes);
+                c.garbler.garble_batch(&c.masks[c.garbled..end])?;
+                consumed(c.garbler.channel(), "OtExtension")?;
+                let mut out = vec![Message::Tables {
+                    batch,
+                    bytes: c.garbler.channel().take_outgoing(),
+                }];
+                c.garbled = end;
+                c.batch += 1;
+                if c.garbled < c.masks.len() {
+                    return Ok((HolderState::ExpectOtExtension(c), out));
+                }
+                if c.round + 1 < c.rounds.len() {
+                    c.round += 1;
+                    out.extend(self.next_round(&mut c)?);
+                    return Ok((HolderState::ExpectOtExtension(c), out));
+                }
+                let output_wire = c.garbler.close(c.terms.reveal.evaluator)?;
+                out.push(Message::Finish(c.garbler.channel().take_outgoing()));
+                if c.terms.reveal.garbler {
+                    Ok((
+                        HolderState::ExpectOutputLabel {
+                            comparing: c,
+                            output_wire,
+                        },
+                        out,
+                    ))
+                } else {
+                    Ok((
+                        HolderState::Done {
+                            bit: None,
+                            scores: c.scores,
+                        },
+                        out,
+                    ))
+                }
+            }
+            HolderState::ExpectOutputLabel {
+                mut comparing,
+                output_wire,
+            } => {
+                let Message::OutputLabel(bytes) = message else {
+                    return Err(unexpected("ExpectOutputLabel", &message));
+                };
+                let garbler = &mut comparing.garbler;
+                garbler.channel().put(bytes);
+                let bit = garbler.decode_returned(output_wire)?;
+                consumed(garbler.channel(), "OutputLabel")?;
+                Ok((
+                    HolderState::Done {
+                        bit: Some(bit),
+                        scores: comparing.scores,
+                    },
+                    vec![],
+                ))
+            }
+            HolderState::Done { .. } | HolderState::Refused(_) => {
+                Err(unexpected("Finished", &message))
+            }
+            HolderState::Failed => Err(ProtocolError::Internal(
+                "message after the session failed".into(),
+            )),
+        }
+    }
+
+    fn negotiate(
+        &mut self,
+        hello: &Hello,
+    ) -> core::result::Result<Terms, (AbortCode, ProtocolError)> {
+        let refuse = |code, why: String| Err((code, ProtocolError::Refused(why)));
+        let p = &self.params;
+        let gallery = &self.gallery;
+        if !hello.param_sets.iter().any(|n| n == &p.name) {
+            return refuse(
+                AbortCode::Parameters,
+                format!(
+                    "verifier accepts {:?}, holder offers `{}`",
+                    hello.param_sets, p.name
+                ),
+            );
+        }
+        let d = gallery.dimension();
+        if hello.dimension as usize != d {
+            return refuse(
+                AbortCode::Dimension,
+                format!(
+                    "probe dimension {} but gallery dimension {d}",
+                    hello.dimension
+                ),
+            );
+        }
+        let internal = |e: ProtocolError| (AbortCode::Internal, e);
+        let k = gallery.quantiser().share_bits();
+        let (count, layout, answering) = match &hello.mode {
+            Mode::Identify => {
+                if gallery.is_empty() {
+                    return refuse(AbortCode::UnknownIdentity, "empty gallery".into());
+                }
+                (
+                    padded_count(gallery.len()),
+                    *gallery.packed.layout(),
+                    Answering::Shared(gallery.clone()),
+                )
+            }
+            Mode::Verify { identity } => {
+                let Some(row) = gallery.row(identity) else {
+                    return refuse(
+                        AbortCode::UnknownIdentity,
+                        "claimed identity is not enrolled".into(),
+                    );
+                };
+                let single = best_group_size(p, d, 1, k)
+                    .and_then(|g| Layout::new(p, d, g))
+                    .and_then(|layout| {
+                        Ok((
+                            layout,
+                            PackedGallery::new(layout, row.to_vec(), GalleryMode::OnTheFly)?,
+                        ))
+                    })
+                    .map_err(|e| internal(e.into()))?;
+                (1, single.0, Answering::Single(Arc::new(single.1)))
+            }
+        };
+        if let Err(e) = self.budget.consume(&self.client) {
+            return Err((AbortCode::Budget, e));
+        }
+        let shape = SessionShape::new(p, layout, k).map_err(|e| internal(e.into()))?;
+        let accept = Accept {
+            params: p.name.clone(),
+            dimension: d as u32,
+            quant_scale: gallery.quantiser().scale(),
+            threshold: self.threshold,
+            padded_count: count as u32,
+            group_size: layout.group_size() as u32,
+            share_bits: k,
+            switched_modulus_log: shape.switched_modulus_log,
+            batch: self.batch as u32,
+            round_blocks: self.round_blocks as u32,
+        };
+        Ok(Terms {
+            accept,
+            shape,
+            answering,
+            reveal: Reveal {
+                evaluator: hello.output.verifier(),
+                garbler: hello.output.holder(),
+            },
+        })
+    }
+
+    /// The whole query is in: transform it, answer the first round, start the comparison.
+    fn start_comparison(
+        &mut self,
+        terms: Terms,
+        ot: IknpSender,
+        parts: Vec<SeededCiphertext>,
+    ) -> Result<(HolderState, Vec<Message>)> {
+        let mut parts = parts.into_iter();
+        let public_key = parts.next().expect("m + 1 parts");
+        let query = Query {
+            public_key,
+            chunks: parts.collect(),
+        };
+        let holder_query =
+            HolderQuery::new(&self.params, &terms.shape, &query, terms.answering.packed())?;
+        drop(query);
+        let blocks = holder_query.block_count();
+        let rounds = (0..blocks)
+            .step_by(self.round_blocks)
+            .map(|s| (s..(s + self.round_blocks).min(blocks), self.rng.random()))
+            .collect();
+        let spec = ThresholdSpec {
+            share_bits: terms.shape.share_bits,
+            threshold: self.threshold,
+        };
+        let garbler = ThresholdOrGarbler::new(BufferChannel::new(), ot, spec, self.batch)?;
+        let mut c = Box::new(Comparing {
+            terms,
+            query: Arc::new(holder_query),
+            garbler,
+            rounds,
+            round: 0,
+            masks: Vec::new(),
+            garbled: 0,
+            batch: 0,
+            next: None,
+            scores: 0,
+        });
+        c.next = Some(spawn_round(&c, 0));
+        let out = self.next_round(&mut c)?;
+        Ok((HolderState::ExpectOtExtension(c), out))
+    }
+
+    /// Collects round `c.round` from its worker, starts the one after, and returns the round's
+    /// score blocks.
+    fn next_round(&mut self, c: &mut Comparing) -> Result<Vec<Message>> {
+        let worker = c
+            .next
+            .take()
+            .ok_or_else(|| ProtocolError::Internal("no round in flight".into()))?;
+        let blocks = worker
+            .join()
+            .map_err(|_| ProtocolError::Internal("HE worker panicked".into()))??;
+        if c.round + 1 < c.rounds.len() {
+            c.next = Some(spawn_round(c, c.round + 1));
+        }
+        c.masks.clear();
+        c.garbled = 0;
+        let mut out = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            out.push(Message::Scores {
+                index: block.index as u32,
+                count: block.masks.len() as u32,
+                bytes: block.response.encode(),
+            });
+            c.masks.extend(block.masks);
+        }
+        c.scores += c.masks.len();
+        Ok(out)
+    }
+}
+
+/// Checks that a message was consumed exactly.
+pub(crate) fn consumed(channel: &BufferChannel, what: &str) -> Result<()> {
+    match channel.remaining() {
+        0 => Ok(()),
+        n => Err(ProtocolError::Malformed(format!(
+            "{n} trailing bytes in {what}"
+        ))),
+    }
+}
+
+fn spawn_round(c: &Comparing, round: usize) -> JoinHandle<RoundResult> {
+    let (query, answering) = (c.query.clone(), c.terms.answering.clone());
+    let (range, seed) = c.rounds[round].clone();
+    std::thread::spawn(move || {
+        Ok(query.respond(answering.packed(), range, &mut ChaCha20Rng::from_seed(seed))?)
     })
 }
 

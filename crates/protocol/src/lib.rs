@@ -1,33 +1,86 @@
 //! # privface-protocol — the two-party session
 //!
-//! Messages ([`messages`]) travel as length-delimited frames ([`frame`]) over any blocking
-//! byte stream; [`holder::run_holder`] and [`verifier::run_verifier`] drive one session each,
-//! phase by phase (states named after the message they expect: ExpectHello, ExpectAccept,
-//! then the OT setup, ExpectQuery, and rounds of ExpectScores plus the comparison). A message that does not fit the state is an
-//! error value, never a panic; every length is checked against the negotiated session. No
-//! sockets, files or clocks are opened here: the caller supplies the stream and the CSPRNG
-//! (phase timings are measured with `Instant`, for reporting only).
+//! The sessions are sans-I/O state machines: [`HolderSession`] and [`VerifierSession`] take
+//! one received [`Message`] at a time and return the messages to send; their states are named
+//! after the message they expect (ExpectHello, ExpectAccept, ExpectBaseOtOffer,
+//! ExpectBaseOtReply, ExpectQueryPart, ExpectScores, ExpectOtExtension, ExpectTables,
+//! ExpectFinish, ExpectOutputLabel). A message that does not fit the state is an error value,
+//! never a panic; every message is consumed exactly and checked against the negotiated
+//! session. No sockets, files or clocks are used in them, and all randomness comes from the
+//! generator passed in.
+//!
+//! [`driver::drive`] runs a session over a caller's blocking byte streams (frames, [`frame`]),
+//! measuring time and bytes per phase; [`run_holder`] and [`run_verifier`] are that driver with
+//! the default frame limit.
+//!
+//! ```
+//! // Toy parameters, not secure: two sessions driven by hand, message by message.
+//! use std::sync::Arc;
+//! use privface_he::{GalleryMode, ParameterSet, Quantiser};
+//! use privface_protocol::*;
+//! use rand::SeedableRng;
+//! use rand_chacha::ChaCha20Rng;
+//!
+//! let params = ParameterSet::toy();
+//! let q = Quantiser::for_dimension(8).unwrap();
+//! let alice = [0.5f32, -0.1, 0.3, 0.2, -0.4, 0.1, 0.0, 0.6];
+//! let gallery = HolderGallery::new(
+//!     &params, 8, [("alice".to_string(), q.quantise(&alice).unwrap())], GalleryMode::OnTheFly,
+//! ).unwrap();
+//! let config = HolderConfig {
+//!     threshold: q.threshold(0.8), allow_insecure: true, params,
+//!     gallery: Arc::new(gallery), budget: Arc::new(QueryBudget::new(None)),
+//!     batch: 16, round_blocks: 1,
+//! };
+//! let mut holder = HolderSession::new(&config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
+//! let vconfig = VerifierConfig {
+//!     param_sets: vec!["toy".into()], allow_insecure: true, ..VerifierConfig::default()
+//! };
+//! let mut verifier = VerifierSession::new(
+//!     vconfig, &alice, Mode::Identify, OutputTo::Verifier, ChaCha20Rng::seed_from_u64(2),
+//! ).unwrap();
+//! let mut to_holder = verifier.start().unwrap();
+//! while !verifier.is_finished() {
+//!     let mut to_verifier = Vec::new();
+//!     for m in to_holder.drain(..) {
+//!         to_verifier.extend(holder.receive(m).unwrap());
+//!     }
+//!     for m in to_verifier {
+//!         to_holder.extend(verifier.receive(m).unwrap());
+//!     }
+//! }
+//! assert!(holder.is_finished());
+//! assert_eq!(verifier.outcome().unwrap().0, Some(true));
+//! ```
 
+pub mod driver;
 pub mod error;
 pub mod frame;
 pub mod holder;
 pub mod messages;
 pub mod verifier;
 
-use std::time::{Duration, Instant};
+use std::io::{Read, Write};
+use std::time::Duration;
 
+use rand::{CryptoRng, Rng};
+
+pub use driver::{Session, drive};
 pub use error::{ProtocolError, Result};
-pub use frame::{FrameIo, MAX_FRAME};
+pub use frame::{MAX_FRAME, encode_frame, read_frame};
 pub use holder::{
-    HolderConfig, HolderGallery, HolderReport, QueryBudget, padded_count, run_holder,
+    HolderConfig, HolderGallery, HolderReport, HolderSession, QueryBudget, padded_count,
 };
 pub use messages::{ALPN, AbortCode, Accept, Hello, Message, Mode, OutputTo, VERSION};
-pub use verifier::{VerifierConfig, VerifyOutcome, run_verifier};
+pub use verifier::{VerifierConfig, VerifierSession, VerifyOutcome};
+
+/// Largest comparison batch: a batch's garbled tables must fit one frame.
+pub const MAX_BATCH: usize = 1024;
 
 /// One phase of a session as this side saw it.
 #[derive(Clone, Debug)]
 pub struct Phase {
-    /// Phase name: negotiate, query, he, comparison.
+    /// Phase name: negotiate, query, rounds.
     pub name: &'static str,
     /// Wall time.
     pub time: Duration,
@@ -42,26 +95,9 @@ pub struct Phase {
 pub struct PhaseTimings {
     /// The phases in order.
     pub phases: Vec<Phase>,
-    counted: (u64, u64),
 }
 
 impl PhaseTimings {
-    fn push<T: std::io::Read + std::io::Write>(
-        &mut self,
-        name: &'static str,
-        since: Instant,
-        io: &FrameIo<T>,
-    ) {
-        let (sent, received) = (io.sent(), io.received());
-        self.phases.push(Phase {
-            name,
-            time: since.elapsed(),
-            sent: sent - self.counted.0,
-            received: received - self.counted.1,
-        });
-        self.counted = (sent, received);
-    }
-
     /// Total wall time.
     pub fn total(&self) -> Duration {
         self.phases.iter().map(|p| p.time).sum()
@@ -69,7 +105,9 @@ impl PhaseTimings {
 
     /// Total bytes sent and received.
     pub fn bytes(&self) -> (u64, u64) {
-        self.counted
+        self.phases
+            .iter()
+            .fold((0, 0), |(s, r), p| (s + p.sent, r + p.received))
     }
 }
 
@@ -81,4 +119,96 @@ fn unexpected(state: &'static str, got: &Message) -> ProtocolError {
             got: other.kind(),
         },
     }
+}
+
+impl<R: Rng + CryptoRng> Session for HolderSession<R> {
+    type Outcome = (Option<bool>, usize);
+
+    fn start(&mut self) -> Result<Vec<Message>> {
+        Ok(Vec::new())
+    }
+
+    fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
+        HolderSession::receive(self, message)
+    }
+
+    fn is_finished(&self) -> bool {
+        HolderSession::is_finished(self)
+    }
+
+    fn phase(&self) -> &'static str {
+        match self.state() {
+            "ExpectHello" => "negotiate",
+            "ExpectBaseOtOffer" | "ExpectQueryPart" => "query",
+            _ => "rounds",
+        }
+    }
+
+    fn outcome(self) -> Result<Self::Outcome> {
+        HolderSession::outcome(self)
+    }
+}
+
+impl<R: Rng + CryptoRng> Session for VerifierSession<R> {
+    type Outcome = (Option<bool>, Accept);
+
+    fn start(&mut self) -> Result<Vec<Message>> {
+        VerifierSession::start(self)
+    }
+
+    fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
+        VerifierSession::receive(self, message)
+    }
+
+    fn is_finished(&self) -> bool {
+        VerifierSession::is_finished(self)
+    }
+
+    fn phase(&self) -> &'static str {
+        match self.state() {
+            "Start" | "ExpectAccept" => "negotiate",
+            "ExpectBaseOtReply" => "query",
+            _ => "rounds",
+        }
+    }
+
+    fn outcome(self) -> Result<Self::Outcome> {
+        VerifierSession::outcome(self)
+    }
+}
+
+/// Runs one holder session for `client` (its certificate identity) over `reader`/`writer`.
+pub fn run_holder<Rd: Read, Wr: Write + Send, R: Rng + CryptoRng>(
+    reader: &mut Rd,
+    writer: &mut Wr,
+    config: &HolderConfig,
+    client: &str,
+    rng: R,
+) -> Result<HolderReport> {
+    let session = HolderSession::new(config, client, rng)?;
+    let ((bit, scores), timings) = drive(session, reader, writer, MAX_FRAME)?;
+    Ok(HolderReport {
+        bit,
+        scores,
+        timings,
+    })
+}
+
+/// Runs one verifier session for `probe` over `reader`/`writer`.
+pub fn run_verifier<Rd: Read, Wr: Write + Send, R: Rng + CryptoRng>(
+    reader: &mut Rd,
+    writer: &mut Wr,
+    config: &VerifierConfig,
+    probe: &[f32],
+    mode: Mode,
+    output: OutputTo,
+    rng: R,
+) -> Result<VerifyOutcome> {
+    let session = VerifierSession::new(config.clone(), probe, mode, output, rng)?;
+    let ((bit, accept), timings) = drive(session, reader, writer, MAX_FRAME)?;
+    Ok(VerifyOutcome {
+        bit,
+        accept,
+        timings,
+    })
 }

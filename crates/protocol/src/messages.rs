@@ -120,6 +120,10 @@ pub enum Message {
     Accept(Accept),
     /// H → V: refusal.
     Reject(AbortCode),
+    /// V → H: the base-OT sender's point A (32 bytes).
+    BaseOtOffer(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// H → V: the base-OT receiver's 128 points B_i (32 bytes each).
+    BaseOtReply(#[serde(with = "serde_bytes")] Vec<u8>),
     /// V → H: ciphertext `index` of the query (0 is the public key).
     QueryPart {
         /// Position in the query.
@@ -138,8 +142,27 @@ pub enum Message {
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
-    /// Either way: bytes of the OT/garbling phase.
-    Comparison(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// V → H: OT extension columns and correction bits for comparison batch `batch`.
+    OtExtension {
+        /// Batch index (from 0, over the whole session).
+        batch: u32,
+        /// 128 columns, then the packed correction bits.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// H → V: the garbled tables of comparison batch `batch`.
+    Tables {
+        /// Batch index.
+        batch: u32,
+        /// The tables, in gate order.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// H → V: the tables of the final OR tree, then the decode bit when the verifier learns
+    /// the result.
+    Finish(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// V → H: the verifier's output label (16 bytes), when the holder learns the result.
+    OutputLabel(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Either way: the session is over, with a reason.
     Abort(AbortCode),
 }
@@ -153,7 +176,12 @@ impl Message {
             Message::Reject(_) => "Reject",
             Message::QueryPart { .. } => "QueryPart",
             Message::Scores { .. } => "Scores",
-            Message::Comparison(_) => "Comparison",
+            Message::BaseOtOffer(_) => "BaseOtOffer",
+            Message::BaseOtReply(_) => "BaseOtReply",
+            Message::OtExtension { .. } => "OtExtension",
+            Message::Tables { .. } => "Tables",
+            Message::Finish(_) => "Finish",
+            Message::OutputLabel(_) => "OutputLabel",
             Message::Abort(_) => "Abort",
         }
     }
@@ -193,8 +221,8 @@ mod tests {
     fn byte_fields_are_length_then_raw_bytes() {
         // serde_bytes only speeds the codec up: the wire form is postcard's (varint length,
         // then the bytes), as the spec says.
-        let m = Message::Comparison(vec![7, 8, 9]);
-        assert_eq!(m.encode(), vec![VERSION, 5, 3, 7, 8, 9]);
+        let m = Message::Finish(vec![7, 8, 9]);
+        assert_eq!(m.encode(), vec![VERSION, 9, 3, 7, 8, 9]);
     }
 
     #[test]

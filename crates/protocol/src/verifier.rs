@@ -1,21 +1,20 @@
-//! The verifier's session: sends Hello → ExpectAccept → OT setup → sends the query → rounds of
-//! (ExpectScores, comparison) → the bit.
+//! The verifier's session: sends Hello → ExpectAccept → (sends the base-OT offer and the query)
+//! → ExpectBaseOtReply → rounds of ExpectScores then ExpectTables → ExpectFinish → the bit.
 
-use std::io::{Read, Write};
-use std::time::Instant;
+use std::collections::VecDeque;
 
 use privface_gc::{Reveal, ThresholdOrEvaluator, ThresholdSpec};
 use privface_he::{
     Layout, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey,
     share_bits_for_dimension,
 };
-use privface_ot::IknpReceiver;
+use privface_ot::{BufferChannel, IknpReceiver, IknpSetup};
 use rand::{CryptoRng, Rng};
 
 use crate::error::{ProtocolError, Result};
-use crate::frame::FrameIo;
+use crate::holder::consumed;
 use crate::messages::{Accept, Hello, Message, Mode, OutputTo};
-use crate::{PhaseTimings, unexpected};
+use crate::{MAX_BATCH, PhaseTimings, unexpected};
 
 /// The verifier's policy.
 #[derive(Clone, Debug)]
@@ -26,6 +25,10 @@ pub struct VerifierConfig {
     pub allow_insecure: bool,
     /// Largest number of scores the verifier is willing to process.
     pub max_scores: u32,
+    /// Comparison batches requested ahead of the tables received (≥ 1). Two or more keep the
+    /// holder garbling while the verifier evaluates; the driver must then read and write at
+    /// the same time (the drivers in this workspace do).
+    pub window: usize,
 }
 
 impl Default for VerifierConfig {
@@ -34,6 +37,7 @@ impl Default for VerifierConfig {
             param_sets: vec!["default".into()],
             allow_insecure: false,
             max_scores: 1 << 25,
+            window: 2,
         }
     }
 }
@@ -45,7 +49,7 @@ pub struct VerifyOutcome {
     pub bit: Option<bool>,
     /// The holder's terms.
     pub accept: Accept,
-    /// Per-phase wall time.
+    /// Per-phase wall time and bytes, as the driver measured them.
     pub timings: PhaseTimings,
 }
 
@@ -71,7 +75,7 @@ fn check_accept(
     if accept.share_bits != share_bits_for_dimension(dimension) {
         return refuse(format!("share width {}", accept.share_bits));
     }
-    if !(1..=65_536).contains(&accept.batch) {
+    if !(1..=MAX_BATCH as u32).contains(&accept.batch) {
         return refuse(format!("batch size {}", accept.batch));
     }
     if !(1..=4096).contains(&accept.round_blocks) {
@@ -88,122 +92,337 @@ fn check_accept(
     Ok((params, shape))
 }
 
-/// Runs one verifier session for `probe`.
-pub fn run_verifier<T: Read + Write, R: Rng + CryptoRng>(
-    io: &mut FrameIo<T>,
-    config: &VerifierConfig,
-    probe: &[f32],
-    mode: Mode,
-    output: OutputTo,
-    rng: &mut R,
-) -> Result<VerifyOutcome> {
-    // Reject a bad probe before anything leaves the machine.
-    Quantiser::for_dimension(probe.len())?.quantise(probe)?;
-    let result = verifier_session(io, config, probe, mode, output, rng);
-    if let Err(e) = &result {
-        if !matches!(
-            e,
-            ProtocolError::Io(_) | ProtocolError::Aborted(_) | ProtocolError::Rejected(_)
-        ) {
-            let _ = io.send(&Message::Abort(e.abort_code()));
-        }
-    }
-    result
+/// What the verifier knows once the holder's terms are accepted.
+struct Terms {
+    accept: Accept,
+    shape: SessionShape,
+    key: VerifierKey,
+    reveal: Reveal,
 }
 
-fn verifier_session<T: Read + Write, R: Rng + CryptoRng>(
-    io: &mut FrameIo<T>,
-    config: &VerifierConfig,
-    probe: &[f32],
+/// The rounds in progress.
+struct Comparing {
+    terms: Terms,
+    evaluator: ThresholdOrEvaluator<BufferChannel, IknpReceiver>,
+    /// Next score block due, and the number of blocks.
+    block: usize,
+    blocks: usize,
+    /// Blocks left in the current round.
+    round_left: usize,
+    /// Shares of the current round not yet requested, in batches.
+    unrequested: VecDeque<Vec<u32>>,
+    /// Next batch index to request, and the next whose tables are due.
+    requested: u32,
+    absorbed: u32,
+}
+
+/// The verifier's states, named after the message each expects.
+enum VerifierState {
+    Start,
+    ExpectAccept,
+    ExpectBaseOtReply {
+        terms: Box<Terms>,
+        setup: Box<IknpSetup>,
+    },
+    ExpectScores(Box<Comparing>),
+    ExpectTables(Box<Comparing>),
+    ExpectFinish(Box<Comparing>),
+    Done {
+        bit: Option<bool>,
+        accept: Box<Accept>,
+    },
+    Failed,
+}
+
+/// One verifier session as a state machine (see [`crate::HolderSession`]): it produces the
+/// Hello, then consumes the holder's messages one at a time and returns the messages to send.
+pub struct VerifierSession<R: Rng + CryptoRng> {
+    config: VerifierConfig,
+    probe: Vec<f32>,
     mode: Mode,
     output: OutputTo,
-    rng: &mut R,
-) -> Result<VerifyOutcome> {
-    let mut timings = PhaseTimings::default();
-    let t = Instant::now();
-    let d = probe.len();
-    io.send(&Message::Hello(Hello {
-        param_sets: config.param_sets.clone(),
-        dimension: d as u32,
-        mode,
-        output,
-    }))?;
-    // ExpectAccept
-    let accept = match io.recv()? {
-        Message::Accept(a) => a,
-        Message::Reject(code) => return Err(ProtocolError::Rejected(code)),
-        other => return Err(unexpected("ExpectAccept", &other)),
-    };
-    let (params, shape) = check_accept(config, &accept, d)?;
-    let quantiser = Quantiser::with_scale(d, accept.quant_scale)?;
-    let x = quantiser.quantise(probe)?;
-    timings.push("negotiate", t, io);
+    rng: R,
+    channel: BufferChannel,
+    state: VerifierState,
+}
 
-    // The OT base phase (query-independent) comes first.
-    let t = Instant::now();
-    let mut ot = IknpReceiver::setup(io, rng)?;
-    timings.push("ot-setup", t, io);
-
-    let t = Instant::now();
-    let key = VerifierKey::generate(&params, rng);
-    let query = key.encrypt_query(&shape, &x, rng)?;
-    for (i, ct) in std::iter::once(&query.public_key)
-        .chain(&query.chunks)
-        .enumerate()
-    {
-        let mut bytes = Vec::with_capacity(privface_he::SeededCiphertext::encoded_len(&params));
-        ct.encode_into(&params, &mut bytes);
-        io.send(&Message::QueryPart {
-            index: i as u32,
-            bytes,
-        })?;
+impl<R: Rng + CryptoRng> VerifierSession<R> {
+    /// A session for `probe`; a probe that cannot be quantised (wrong length, NaN, infinite,
+    /// zero) is refused here, before anything leaves the machine.
+    pub fn new(
+        config: VerifierConfig,
+        probe: &[f32],
+        mode: Mode,
+        output: OutputTo,
+        rng: R,
+    ) -> Result<Self> {
+        Quantiser::for_dimension(probe.len())?.quantise(probe)?;
+        if config.window == 0 {
+            return Err(ProtocolError::Refused("a window of 0 batches".into()));
+        }
+        Ok(Self {
+            config,
+            probe: probe.to_vec(),
+            mode,
+            output,
+            rng,
+            channel: BufferChannel::new(),
+            state: VerifierState::Start,
+        })
     }
-    drop(query);
-    timings.push("query", t, io);
 
-    // Rounds: receive a round's score blocks (in order, exact counts), decrypt, compare.
-    let t = Instant::now();
-    let n = accept.padded_count as usize;
-    let cap = shape.layout.block_capacity();
-    let blocks = shape.layout.block_count(n);
-    let round = accept.round_blocks as usize;
-    let spec = ThresholdSpec {
-        share_bits: shape.share_bits,
-        threshold: accept.threshold,
-    };
-    let reveal = Reveal {
-        evaluator: output.verifier(),
-        garbler: output.holder(),
-    };
-    let mut e = ThresholdOrEvaluator::new(io, &mut ot, spec, accept.batch as usize)?;
-    for start in (0..blocks).step_by(round) {
-        let mut shares = Vec::new();
-        for b in start..(start + round).min(blocks) {
-            let expected = cap.min(n - b * cap);
-            match e.channel().recv()? {
-                Message::Scores {
+    /// The state's name (the message it expects).
+    pub fn state(&self) -> &'static str {
+        match &self.state {
+            VerifierState::Start => "Start",
+            VerifierState::ExpectAccept => "ExpectAccept",
+            VerifierState::ExpectBaseOtReply { .. } => "ExpectBaseOtReply",
+            VerifierState::ExpectScores(_) => "ExpectScores",
+            VerifierState::ExpectTables(_) => "ExpectTables",
+            VerifierState::ExpectFinish(_) => "ExpectFinish",
+            VerifierState::Done { .. } => "Done",
+            VerifierState::Failed => "Failed",
+        }
+    }
+
+    /// The opening message.
+    pub fn start(&mut self) -> Result<Vec<Message>> {
+        if !matches!(self.state, VerifierState::Start) {
+            return Err(ProtocolError::Internal("session already started".into()));
+        }
+        self.state = VerifierState::ExpectAccept;
+        Ok(vec![Message::Hello(Hello {
+            param_sets: self.config.param_sets.clone(),
+            dimension: self.probe.len() as u32,
+            mode: self.mode.clone(),
+            output: self.output,
+        })])
+    }
+
+    /// Consumes one message from the holder; returns the messages to send, in order. An error
+    /// ends the session.
+    pub fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
+        let state = std::mem::replace(&mut self.state, VerifierState::Failed);
+        let (next, out) = self.step(state, message)?;
+        self.state = next;
+        Ok(out)
+    }
+
+    /// True once the session has nothing more to receive.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.state,
+            VerifierState::Done { .. } | VerifierState::Failed
+        )
+    }
+
+    /// The bit (when the verifier learns it) and the holder's terms, once finished.
+    pub fn outcome(self) -> Result<(Option<bool>, Accept)> {
+        match self.state {
+            VerifierState::Done { bit, accept } => Ok((bit, *accept)),
+            _ => Err(ProtocolError::Internal("session not finished".into())),
+        }
+    }
+
+    fn step(
+        &mut self,
+        state: VerifierState,
+        message: Message,
+    ) -> Result<(VerifierState, Vec<Message>)> {
+        match message {
+            Message::Abort(code) => return Err(ProtocolError::Aborted(code)),
+            Message::Reject(code) if matches!(state, VerifierState::ExpectAccept) => {
+                return Err(ProtocolError::Rejected(code));
+            }
+            _ => {}
+        }
+        match state {
+            VerifierState::Start => Err(ProtocolError::Internal("receive before start".into())),
+            VerifierState::ExpectAccept => {
+                let Message::Accept(accept) = message else {
+                    return Err(unexpected("ExpectAccept", &message));
+                };
+                self.accepted(accept)
+            }
+            VerifierState::ExpectBaseOtReply { terms, setup } => {
+                let Message::BaseOtReply(bytes) = message else {
+                    return Err(unexpected("ExpectBaseOtReply", &message));
+                };
+                self.channel.put(bytes);
+                let ot = (*setup).finish(&mut self.channel)?;
+                consumed(&self.channel, "BaseOtReply")?;
+                let spec = ThresholdSpec {
+                    share_bits: terms.shape.share_bits,
+                    threshold: terms.accept.threshold,
+                };
+                let evaluator = ThresholdOrEvaluator::new(
+                    BufferChannel::new(),
+                    ot,
+                    spec,
+                    terms.accept.batch as usize,
+                )?;
+                let n = terms.accept.padded_count as usize;
+                let blocks = terms.shape.layout.block_count(n);
+                let round_left = (terms.accept.round_blocks as usize).min(blocks);
+                Ok((
+                    VerifierState::ExpectScores(Box::new(Comparing {
+                        terms: *terms,
+                        evaluator,
+                        block: 0,
+                        blocks,
+                        round_left,
+                        unrequested: VecDeque::new(),
+                        requested: 0,
+                        absorbed: 0,
+                    })),
+                    vec![],
+                ))
+            }
+            VerifierState::ExpectScores(mut c) => {
+                let Message::Scores {
                     index,
                     count,
                     bytes,
-                } if index as usize == b && count as usize == expected => {
-                    let block = ResponseBlock::decode(&shape, expected, &bytes)?;
-                    shares.extend(key.decrypt_block(&shape, &block, expected)?);
-                }
-                Message::Scores { index, count, .. } => {
+                } = message
+                else {
+                    return Err(unexpected("ExpectScores", &message));
+                };
+                let (shape, accept) = (&c.terms.shape, &c.terms.accept);
+                let cap = shape.layout.block_capacity();
+                let expected = cap.min(accept.padded_count as usize - c.block * cap);
+                if index as usize != c.block || count as usize != expected {
                     return Err(ProtocolError::Malformed(format!(
-                        "score block {index} with {count} scores where block {b} with {expected} was due"
+                        "score block {index} with {count} scores where block {} with {expected} was due",
+                        c.block
                     )));
                 }
-                other => return Err(unexpected("ExpectScores", &other)),
+                let block = ResponseBlock::decode(shape, expected, &bytes)?;
+                let shares = c.terms.key.decrypt_block(shape, &block, expected)?;
+                // Cut the round into batches as the shares arrive (a batch never spans rounds).
+                let batch = c.evaluator.batch();
+                for s in shares {
+                    match c.unrequested.back_mut() {
+                        Some(b) if b.len() < batch && !b.is_empty() => b.push(s),
+                        _ => c.unrequested.push_back(vec![s]),
+                    }
+                }
+                c.block += 1;
+                c.round_left -= 1;
+                if c.round_left > 0 {
+                    return Ok((VerifierState::ExpectScores(c), vec![]));
+                }
+                c.round_left = (c.terms.accept.round_blocks as usize).min(c.blocks - c.block);
+                let mut out = Vec::new();
+                while c.evaluator.pending() < self.config.window && !c.unrequested.is_empty() {
+                    out.push(self.request(&mut c)?);
+                }
+                Ok((VerifierState::ExpectTables(c), out))
             }
+            VerifierState::ExpectTables(mut c) => {
+                let Message::Tables { batch, bytes } = message else {
+                    return Err(unexpected("ExpectTables", &message));
+                };
+                if batch != c.absorbed {
+                    return Err(ProtocolError::Malformed(format!(
+                        "tables of batch {batch} where {} was due",
+                        c.absorbed
+                    )));
+                }
+                c.evaluator.channel().put(bytes);
+                c.evaluator.absorb()?;
+                consumed(c.evaluator.channel(), "Tables")?;
+                c.absorbed += 1;
+                let mut out = Vec::new();
+                if !c.unrequested.is_empty() {
+                    out.push(self.request(&mut c)?);
+                }
+                if c.evaluator.pending() > 0 {
+                    Ok((VerifierState::ExpectTables(c), out))
+                } else if c.block < c.blocks {
+                    Ok((VerifierState::ExpectScores(c), out))
+                } else {
+                    Ok((VerifierState::ExpectFinish(c), out))
+                }
+            }
+            VerifierState::ExpectFinish(mut c) => {
+                let Message::Finish(bytes) = message else {
+                    return Err(unexpected("ExpectFinish", &message));
+                };
+                c.evaluator.channel().put(bytes);
+                let bit = c.evaluator.finish(c.terms.reveal)?;
+                consumed(c.evaluator.channel(), "Finish")?;
+                let label = c.evaluator.channel().take_outgoing();
+                let out = if c.terms.reveal.garbler {
+                    vec![Message::OutputLabel(label)]
+                } else {
+                    vec![]
+                };
+                Ok((
+                    VerifierState::Done {
+                        bit,
+                        accept: Box::new(c.terms.accept),
+                    },
+                    out,
+                ))
+            }
+            VerifierState::Done { .. } => Err(unexpected("Finished", &message)),
+            VerifierState::Failed => Err(ProtocolError::Internal(
+                "message after the session failed".into(),
+            )),
         }
-        e.feed(&shares, rng)?;
     }
-    let bit = e.finish(reveal)?;
-    timings.push("rounds", t, io);
-    Ok(VerifyOutcome {
-        bit,
-        accept,
-        timings,
-    })
+
+    /// The holder's terms arrived: check them, then send the base-OT offer and the query.
+    fn accepted(&mut self, accept: Accept) -> Result<(VerifierState, Vec<Message>)> {
+        let d = self.probe.len();
+        let (params, shape) = check_accept(&self.config, &accept, d)?;
+        let quantiser = Quantiser::with_scale(d, accept.quant_scale)?;
+        let x = quantiser.quantise(&self.probe)?;
+        let setup = IknpReceiver::start(&mut self.channel, &mut self.rng)?;
+        let mut out = vec![Message::BaseOtOffer(self.channel.take_outgoing())];
+        let key = VerifierKey::generate(&params, &mut self.rng);
+        let query = key.encrypt_query(&shape, &x, &mut self.rng)?;
+        for (i, ct) in std::iter::once(&query.public_key)
+            .chain(&query.chunks)
+            .enumerate()
+        {
+            let mut bytes = Vec::with_capacity(privface_he::SeededCiphertext::encoded_len(&params));
+            ct.encode_into(&params, &mut bytes);
+            out.push(Message::QueryPart {
+                index: i as u32,
+                bytes,
+            });
+        }
+        let reveal = Reveal {
+            evaluator: self.output.verifier(),
+            garbler: self.output.holder(),
+        };
+        Ok((
+            VerifierState::ExpectBaseOtReply {
+                terms: Box::new(Terms {
+                    accept,
+                    shape,
+                    key,
+                    reveal,
+                }),
+                setup: Box::new(setup),
+            },
+            out,
+        ))
+    }
+
+    /// Requests the next batch of the current round.
+    fn request(&mut self, c: &mut Comparing) -> Result<Message> {
+        let shares = c
+            .unrequested
+            .pop_front()
+            .ok_or_else(|| ProtocolError::Internal("nothing to request".into()))?;
+        c.evaluator.request(&shares, &mut self.rng)?;
+        let batch = c.requested;
+        c.requested += 1;
+        Ok(Message::OtExtension {
+            batch,
+            bytes: c.evaluator.channel().take_outgoing(),
+        })
+    }
 }

@@ -51,12 +51,12 @@ fn session(
     let (a, b) = UnixStream::pair().unwrap();
     let config = f.config.clone();
     let holder = std::thread::spawn(move || {
-        let mut io = FrameIo::new(a);
         run_holder(
-            &mut io,
+            &mut a.try_clone().unwrap(),
+            &mut &a,
             &config,
             "client",
-            &mut ChaCha20Rng::seed_from_u64(1),
+            ChaCha20Rng::seed_from_u64(1),
         )
     });
     let vconfig = VerifierConfig {
@@ -64,16 +64,16 @@ fn session(
         allow_insecure: f.config.params.insecure,
         ..VerifierConfig::default()
     };
-    let mut io = FrameIo::new(b);
     let v = run_verifier(
-        &mut io,
+        &mut b.try_clone().unwrap(),
+        &mut &b,
         &vconfig,
         &probe,
         mode,
         output,
-        &mut ChaCha20Rng::seed_from_u64(2),
+        ChaCha20Rng::seed_from_u64(2),
     );
-    drop(io);
+    drop(b);
     (v, holder.join().unwrap())
 }
 
@@ -179,12 +179,13 @@ fn refusals_are_typed_and_the_holder_says_why() {
     nan[3] = f32::NAN;
     let (a, _b) = UnixStream::pair().unwrap();
     let err = run_verifier(
-        &mut FrameIo::new(a),
+        &mut a.try_clone().unwrap(),
+        &mut &a,
         &VerifierConfig::default(),
         &nan,
         Mode::Identify,
         OutputTo::Verifier,
-        &mut ChaCha20Rng::seed_from_u64(1),
+        ChaCha20Rng::seed_from_u64(1),
     );
     assert!(matches!(
         err,
@@ -203,24 +204,19 @@ fn out_of_order_oversized_and_foreign_frames_are_errors() {
         let config = f.config.clone();
         let h = std::thread::spawn(move || {
             run_holder(
-                &mut FrameIo::new(a),
+                &mut a.try_clone().unwrap(),
+                &mut &a,
                 &config,
                 "c",
-                &mut ChaCha20Rng::seed_from_u64(1),
+                ChaCha20Rng::seed_from_u64(1),
             )
         });
         b.write_all(&bytes).unwrap();
         drop(b);
         h.join().unwrap()
     };
-    let frame = |m: &Message| {
-        let body = m.encode();
-        let mut out = (body.len() as u32).to_le_bytes().to_vec();
-        out.extend(body);
-        out
-    };
     // A query part before Hello.
-    let r = run(frame(&Message::QueryPart {
+    let r = run(encode_frame(&Message::QueryPart {
         index: 0,
         bytes: vec![1, 2, 3],
     }));
@@ -280,15 +276,6 @@ impl<T: std::io::Read> std::io::Read for CutAfter<T> {
     }
 }
 
-impl<T: std::io::Write> std::io::Write for CutAfter<T> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 #[test]
 fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
     let f = fixture(ParameterSet::toy(), 64, 2000, None);
@@ -305,10 +292,11 @@ fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
     let config = f.config.clone();
     let holder = std::thread::spawn(move || {
         run_holder(
-            &mut FrameIo::new(a),
+            &mut a.try_clone().unwrap(),
+            &mut &a,
             &config,
             "c",
-            &mut ChaCha20Rng::seed_from_u64(1),
+            ChaCha20Rng::seed_from_u64(1),
         )
     });
     let vconfig = VerifierConfig {
@@ -316,23 +304,24 @@ fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
         allow_insecure: true,
         ..VerifierConfig::default()
     };
-    let mut io = FrameIo::new(CutAfter {
-        inner: b,
+    let mut cut = CutAfter {
+        inner: b.try_clone().unwrap(),
         budget: total * 6 / 10,
-    });
+    };
     let v = run_verifier(
-        &mut io,
+        &mut cut,
+        &mut &b,
         &vconfig,
         &noisy(&f.embeddings[5]),
         Mode::Identify,
         OutputTo::Verifier,
-        &mut ChaCha20Rng::seed_from_u64(2),
+        ChaCha20Rng::seed_from_u64(2),
     );
     assert!(
         matches!(v, Err(ProtocolError::Gc(_)) | Err(ProtocolError::Io(_))),
         "{v:?}"
     );
-    drop(io);
+    b.shutdown(std::net::Shutdown::Both).unwrap();
     let h = holder.join().unwrap();
     assert!(h.is_err(), "the holder's session ends with an error");
     // The holder (its configuration, gallery and budget) serves the next verifier correctly.

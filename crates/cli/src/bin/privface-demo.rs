@@ -99,7 +99,7 @@ async fn start_holder(
         params,
         gallery,
         budget: Arc::new(QueryBudget::new(None)),
-        batch: 4096,
+        batch: 1024,
         round_blocks: 32,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -198,7 +198,7 @@ fn main() -> Result<()> {
                 params,
                 gallery: gallery.clone(),
                 budget: Arc::new(QueryBudget::new(budget)),
-                batch: 4096,
+                batch: 1024,
                 round_blocks: 32,
             });
             let rt = tokio::runtime::Runtime::new()?;

@@ -1,0 +1,363 @@
+//! The session state machines on their own: no transport, messages handed over in memory.
+
+use std::sync::Arc;
+
+use privface_he::{GalleryMode, ParameterSet, Quantiser};
+use privface_protocol::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+fn embedding(rng: &mut ChaCha20Rng, d: usize) -> Vec<f32> {
+    (0..d).map(|_| rng.random::<f32>() - 0.5).collect()
+}
+
+struct Fixture {
+    config: HolderConfig,
+    embeddings: Vec<Vec<f32>>,
+    quantiser: Quantiser,
+}
+
+fn fixture(n: usize, d: usize, batch: usize, round_blocks: usize) -> Fixture {
+    let params = ParameterSet::toy();
+    let mut rng = ChaCha20Rng::seed_from_u64(n as u64 ^ 0x5eed);
+    let quantiser = Quantiser::for_dimension(d).unwrap();
+    let embeddings: Vec<Vec<f32>> = (0..n).map(|_| embedding(&mut rng, d)).collect();
+    let entries = embeddings
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("id{i}"), quantiser.quantise(e).unwrap()));
+    let gallery = HolderGallery::new(&params, d, entries, GalleryMode::Pretransformed).unwrap();
+    Fixture {
+        config: HolderConfig {
+            threshold: quantiser.threshold(0.8),
+            allow_insecure: true,
+            params,
+            gallery: Arc::new(gallery),
+            budget: Arc::new(QueryBudget::new(None)),
+            batch,
+            round_blocks,
+        },
+        embeddings,
+        quantiser,
+    }
+}
+
+fn verifier_config(window: usize) -> VerifierConfig {
+    VerifierConfig {
+        param_sets: vec!["toy".into()],
+        allow_insecure: true,
+        window,
+        ..VerifierConfig::default()
+    }
+}
+
+/// What each side sent, in order, and the two outcomes.
+struct Transcript {
+    to_holder: Vec<Message>,
+    to_verifier: Vec<Message>,
+    verifier_bit: Option<bool>,
+    holder_bit: Option<bool>,
+}
+
+fn run(f: &Fixture, probe: &[f32], mode: Mode, output: OutputTo, window: usize) -> Transcript {
+    let mut holder =
+        HolderSession::new(&f.config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let mut verifier = VerifierSession::new(
+        verifier_config(window),
+        probe,
+        mode,
+        output,
+        ChaCha20Rng::seed_from_u64(2),
+    )
+    .unwrap();
+    let (mut to_holder, mut to_verifier) = (Vec::new(), Vec::new());
+    let mut pending = verifier.start().unwrap();
+    while !pending.is_empty() {
+        let mut replies = Vec::new();
+        for m in pending.drain(..) {
+            to_holder.push(m.clone());
+            replies.extend(holder.receive(m).unwrap());
+        }
+        for m in replies {
+            to_verifier.push(m.clone());
+            pending.extend(verifier.receive(m).unwrap());
+        }
+    }
+    assert!(holder.is_finished() && verifier.is_finished());
+    Transcript {
+        to_holder,
+        to_verifier,
+        verifier_bit: verifier.outcome().unwrap().0,
+        holder_bit: holder.outcome().unwrap().0,
+    }
+}
+
+fn plain_decision(f: &Fixture, probe: &[f32], rows: &[usize]) -> bool {
+    let x = f.quantiser.quantise(probe).unwrap();
+    rows.iter().any(|&i| {
+        let y = f.quantiser.quantise(&f.embeddings[i]).unwrap();
+        let score: i64 = x.iter().zip(&y).map(|(&a, &b)| a as i64 * b as i64).sum();
+        score >= f.config.threshold
+    })
+}
+
+#[test]
+fn sessions_in_memory_equal_the_plaintext_decision_for_every_window() {
+    // 700 vectors at d = 16 (toy: 32 per block, ≥ 22 blocks), batches of 50 that do not
+    // divide a round, rounds of 3 blocks.
+    let f = fixture(700, 16, 50, 3);
+    let all: Vec<usize> = (0..700).collect();
+    let genuine: Vec<f32> = f.embeddings[411].iter().map(|v| v + 0.003).collect();
+    let impostor = embedding(&mut ChaCha20Rng::seed_from_u64(99), 16);
+    for probe in [&genuine, &impostor] {
+        let want = plain_decision(&f, probe, &all);
+        let reference = run(&f, probe, Mode::Identify, OutputTo::Both, 1);
+        assert_eq!(reference.verifier_bit, Some(want));
+        assert_eq!(reference.holder_bit, Some(want));
+        let blocks = reference
+            .to_verifier
+            .iter()
+            .filter(|m| m.kind() == "Scores")
+            .count();
+        assert!(blocks > 3, "several rounds of 3 blocks ({blocks} blocks)");
+        for window in [2, 3, 64] {
+            let t = run(&f, probe, Mode::Identify, OutputTo::Both, window);
+            assert_eq!(t.verifier_bit, Some(want));
+            // A wider window changes only the interleaving: each direction carries the same
+            // messages, in the same order.
+            assert_eq!(t.to_holder, reference.to_holder, "window {window}");
+            assert_eq!(t.to_verifier, reference.to_verifier, "window {window}");
+        }
+    }
+    let want = plain_decision(&f, &genuine, &[411]);
+    let t = run(
+        &f,
+        &genuine,
+        Mode::Verify {
+            identity: "id411".into(),
+        },
+        OutputTo::Verifier,
+        2,
+    );
+    assert_eq!((t.verifier_bit, t.holder_bit), (Some(want), None));
+    assert!(want);
+}
+
+#[test]
+fn the_message_sequence_is_the_specified_one() {
+    let f = fixture(70, 16, 20, 1);
+    let t = run(&f, &f.embeddings[3], Mode::Identify, OutputTo::Both, 2);
+    let kinds = |ms: &[Message]| ms.iter().map(|m| m.kind()).collect::<Vec<_>>();
+    let v = kinds(&t.to_holder);
+    let h = kinds(&t.to_verifier);
+    // toy d = 16: g = 1 (m = 1 chunk) or more; the query is the public key plus m chunks.
+    let m = v.iter().filter(|k| **k == "QueryPart").count() - 1;
+    assert!(m >= 1);
+    assert_eq!(&v[..2], ["Hello", "BaseOtOffer"]);
+    assert!(v[2..2 + m + 1].iter().all(|k| *k == "QueryPart"));
+    assert!(
+        v[2 + m + 1..v.len() - 1]
+            .iter()
+            .all(|k| *k == "OtExtension")
+    );
+    assert_eq!(v.last(), Some(&"OutputLabel"));
+    assert_eq!(&h[..2], ["Accept", "BaseOtReply"]);
+    assert_eq!(h.last(), Some(&"Finish"));
+    let tables = h.iter().filter(|k| **k == "Tables").count();
+    assert_eq!(tables, v.iter().filter(|k| **k == "OtExtension").count());
+    // Every round's score blocks precede its tables.
+    assert_eq!(h[2], "Scores");
+    // Batch indices count up from 0 in both directions.
+    let batches = |ms: &[Message]| {
+        ms.iter()
+            .filter_map(|m| match m {
+                Message::OtExtension { batch, .. } | Message::Tables { batch, .. } => Some(*batch),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected: Vec<u32> = (0..tables as u32).collect();
+    assert_eq!(batches(&t.to_holder), expected);
+    assert_eq!(batches(&t.to_verifier), expected);
+}
+
+/// Runs a session up to the first message of `kind` sent by `from_verifier`'s side, returns
+/// the two machines and that message (not delivered).
+fn until(
+    f: &Fixture,
+    kind: &str,
+    from_verifier: bool,
+) -> (
+    HolderSession<ChaCha20Rng>,
+    VerifierSession<ChaCha20Rng>,
+    Message,
+) {
+    let mut holder =
+        HolderSession::new(&f.config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let mut verifier = VerifierSession::new(
+        verifier_config(1),
+        &f.embeddings[0],
+        Mode::Identify,
+        OutputTo::Both,
+        ChaCha20Rng::seed_from_u64(2),
+    )
+    .unwrap();
+    let mut pending = verifier.start().unwrap();
+    loop {
+        let mut replies = Vec::new();
+        for m in pending.drain(..) {
+            if from_verifier && m.kind() == kind {
+                return (holder, verifier, m);
+            }
+            replies.extend(holder.receive(m).unwrap());
+        }
+        for m in replies {
+            if !from_verifier && m.kind() == kind {
+                return (holder, verifier, m);
+            }
+            pending.extend(verifier.receive(m).unwrap());
+        }
+        assert!(!pending.is_empty(), "no {kind} in the session");
+    }
+}
+
+fn resize(m: Message, delta: isize) -> Message {
+    let fix = |mut b: Vec<u8>| {
+        if delta < 0 {
+            b.truncate(b.len() - (-delta) as usize);
+        } else {
+            b.extend(std::iter::repeat_n(0u8, delta as usize));
+        }
+        b
+    };
+    match m {
+        Message::BaseOtOffer(b) => Message::BaseOtOffer(fix(b)),
+        Message::BaseOtReply(b) => Message::BaseOtReply(fix(b)),
+        Message::OtExtension { batch, bytes } => Message::OtExtension {
+            batch,
+            bytes: fix(bytes),
+        },
+        Message::Tables { batch, bytes } => Message::Tables {
+            batch,
+            bytes: fix(bytes),
+        },
+        Message::Finish(b) => Message::Finish(fix(b)),
+        Message::OutputLabel(b) => Message::OutputLabel(fix(b)),
+        other => other,
+    }
+}
+
+#[test]
+fn comparison_messages_of_the_wrong_size_are_malformed() {
+    let f = fixture(70, 16, 20, 1);
+    for kind in ["BaseOtOffer", "OtExtension", "OutputLabel"] {
+        for delta in [-1isize, 1] {
+            let (mut holder, _, m) = until(&f, kind, true);
+            let err = holder.receive(resize(m, delta)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ProtocolError::Malformed(_) | ProtocolError::Ot(_) | ProtocolError::Gc(_)
+                ),
+                "{kind} {delta}: {err:?}"
+            );
+            assert_eq!(err.abort_code(), AbortCode::Malformed, "{kind}");
+            // The session is over: anything else is refused too.
+            assert!(holder.receive(Message::Abort(AbortCode::Internal)).is_err());
+            assert!(holder.is_finished());
+        }
+    }
+    for kind in ["BaseOtReply", "Tables", "Finish"] {
+        for delta in [-1isize, 1] {
+            let (_, mut verifier, m) = until(&f, kind, false);
+            let err = verifier.receive(resize(m, delta)).unwrap_err();
+            assert_eq!(
+                err.abort_code(),
+                AbortCode::Malformed,
+                "{kind} {delta}: {err:?}"
+            );
+            assert!(verifier.is_finished());
+        }
+    }
+}
+
+#[test]
+fn messages_out_of_order_name_the_state_that_refused_them() {
+    let f = fixture(70, 16, 20, 1);
+    let stray = Message::Finish(vec![0; 16]);
+    for (kind, state) in [
+        ("BaseOtOffer", "ExpectBaseOtOffer"),
+        ("QueryPart", "ExpectQueryPart"),
+        ("OtExtension", "ExpectOtExtension"),
+        ("OutputLabel", "ExpectOutputLabel"),
+    ] {
+        let (mut holder, _, _) = until(&f, kind, true);
+        let err = holder.receive(stray.clone()).unwrap_err();
+        assert!(
+            matches!(err, ProtocolError::Unexpected { state: s, got: "Finish" } if s == state),
+            "{err:?}"
+        );
+    }
+    let stray = Message::OtExtension {
+        batch: 0,
+        bytes: vec![],
+    };
+    for (kind, state) in [
+        ("Accept", "ExpectAccept"),
+        ("BaseOtReply", "ExpectBaseOtReply"),
+        ("Scores", "ExpectScores"),
+        ("Tables", "ExpectTables"),
+        ("Finish", "ExpectFinish"),
+    ] {
+        let (_, mut verifier, _) = until(&f, kind, false);
+        let err = verifier.receive(stray.clone()).unwrap_err();
+        assert!(
+            matches!(err, ProtocolError::Unexpected { state: s, got: "OtExtension" } if s == state),
+            "{err:?}"
+        );
+        assert_eq!(err.notice(), Some(Message::Abort(AbortCode::Unexpected)));
+    }
+    // A batch out of order, and a peer's abort.
+    let (mut holder, _, m) = until(&f, "OtExtension", true);
+    let Message::OtExtension { bytes, .. } = m else {
+        unreachable!()
+    };
+    assert!(matches!(
+        holder.receive(Message::OtExtension { batch: 1, bytes }),
+        Err(ProtocolError::Malformed(_))
+    ));
+    let (_, mut verifier, _) = until(&f, "Tables", false);
+    let err = verifier
+        .receive(Message::Abort(AbortCode::Timeout))
+        .unwrap_err();
+    assert!(matches!(err, ProtocolError::Aborted(AbortCode::Timeout)));
+    assert_eq!(err.notice(), None);
+}
+
+#[test]
+fn a_refusal_is_a_reject_message_and_an_error_outcome() {
+    let mut f = fixture(20, 16, 20, 1);
+    f.config.budget = Arc::new(QueryBudget::new(Some(0)));
+    let mut holder =
+        HolderSession::new(&f.config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let mut verifier = VerifierSession::new(
+        verifier_config(2),
+        &f.embeddings[0],
+        Mode::Identify,
+        OutputTo::Verifier,
+        ChaCha20Rng::seed_from_u64(2),
+    )
+    .unwrap();
+    let hello = verifier.start().unwrap().pop().unwrap();
+    let out = holder.receive(hello).unwrap();
+    assert_eq!(out, vec![Message::Reject(AbortCode::Budget)]);
+    assert!(holder.is_finished());
+    assert!(matches!(
+        holder.outcome(),
+        Err(ProtocolError::BudgetExhausted(_))
+    ));
+    assert!(matches!(
+        verifier.receive(out[0].clone()),
+        Err(ProtocolError::Rejected(AbortCode::Budget))
+    ));
+}
