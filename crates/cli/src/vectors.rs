@@ -5,11 +5,12 @@
 //! of cases, each with an `id`, a `comment`, `flags`, `valid` and its data; binary values are
 //! lowercase hex.
 
-use privface_gc::{Plain, ThresholdSpec, circuit};
+use privface_gc::{Fancy, Garbler, Plain, ThresholdSpec, circuit};
 use privface_he::{
     GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser, SessionShape,
     VerifierKey, reconstruct_score,
 };
+use privface_ot::{Block, BufferChannel, Delta};
 use privface_protocol::{
     AbortCode, Accept, Hello, HolderSession, Message, Mode, OutputTo, VerifierSession,
 };
@@ -203,6 +204,169 @@ fn toy_he() -> Value {
         "The HE step end to end with toy parameters and fixed seeds (spec §5–§6)",
         "secret_key_bits: one byte (0/1) per key coefficient; query and response in the wire encodings of §6.1 and §6.5",
         vec![case],
+    )
+}
+
+fn packed_gallery() -> Value {
+    let params = ParameterSet::toy();
+    let d = 8usize;
+    let q = Quantiser::for_dimension(d).expect("d = 8");
+    let embeddings: [[f32; 8]; 5] = [
+        [1.0, 0.5, 0.0, 0.0, 0.2, 0.0, 0.0, 0.1],
+        [0.0, 1.0, 0.0, 0.3, 0.0, 0.0, 0.4, 0.0],
+        [0.2, 0.0, 1.0, 0.0, 0.0, 0.6, 0.0, 0.0],
+        [-0.3, 0.1, -0.2, 0.9, 0.0, -0.1, 0.0, 0.2],
+        [0.1, 0.1, 0.1, 0.1, -0.1, -0.1, -0.1, -0.1],
+    ];
+    let probe_embedding = [0.0f32, 1.0, 0.0, 0.3, 0.0, 0.0, 0.41, 0.0];
+    let rows: Vec<i8> = embeddings
+        .iter()
+        .flat_map(|e| q.quantise(e).expect("valid"))
+        .collect();
+    let probe = q.quantise(&probe_embedding).expect("valid");
+    let n = params.polynomial_size.0;
+    let mut cases = Vec::new();
+    for (i, g) in [1usize, 2, 8].into_iter().enumerate() {
+        let layout = Layout::new(&params, d, g).expect("layout");
+        let poly_hex = |p: &[i64]| hex(&p.iter().map(|&v| v as i8 as u8).collect::<Vec<_>>());
+        let mut gallery_polys = Vec::new();
+        let mut probe_polys = Vec::new();
+        let mut buf = vec![0i64; n];
+        for c in 0..layout.chunk_count() {
+            buf.fill(0);
+            layout.gallery_chunk_polynomial(&rows, c, &mut buf);
+            gallery_polys.push(poly_hex(&buf));
+            buf.fill(0);
+            layout.probe_chunk_polynomial(&probe, c, &mut buf);
+            probe_polys.push(poly_hex(&buf));
+        }
+        let scores: Vec<i64> = rows
+            .chunks(d)
+            .map(|y| y.iter().zip(&probe).map(|(&a, &b)| a as i64 * b as i64).sum())
+            .collect();
+        let positions: Vec<usize> = (0..scores.len())
+            .map(|t| layout.score_coefficient(t))
+            .collect();
+        cases.push(json!({
+            "id": i + 1,
+            "comment": format!("toy (N = {n}), d = 8, g = {g}: m = {} chunks, one block of five vectors", layout.chunk_count()),
+            "flags": ["insecure-toy-params"], "valid": true,
+            "params": "toy", "dimension": d, "group_size": g,
+            "gallery": hex(&rows.iter().map(|&v| v as u8).collect::<Vec<_>>()),
+            "probe": hex(&probe.iter().map(|&v| v as u8).collect::<Vec<_>>()),
+            "gallery_polynomials": gallery_polys,
+            "probe_polynomials": probe_polys,
+            "score_coefficients": positions,
+            "scores": scores,
+        }));
+    }
+    file(
+        "privface/packed-gallery/1",
+        "The grouped coefficient layout (spec §5): gallery polynomials Y_{0,c} and probe polynomials Q_c of one block",
+        "polynomials are N coefficients as two's-complement bytes (all fit in i8), coefficient 0 first; coefficient `score_coefficients[t]` of Σ_c Q_c·Y_c mod X^N + 1 is `scores[t]` = ⟨probe, gallery row t⟩",
+        cases,
+    )
+}
+
+/// The tiny circuit of the garbling vectors, per lane: c = a ∧ b, e = ¬(c ⊕ a),
+/// f = b ∧ k (k known to the garbler), out = e ∧ f.
+pub fn tiny_circuit<F: Fancy>(
+    f: &mut F,
+    a: &[F::Wire],
+    b: &[F::Wire],
+    known: Option<&[bool]>,
+) -> Result<Vec<Option<bool>>, F::Error> {
+    let c = f.and(a, b)?;
+    let d = f.xor(&c, a);
+    let e = f.not(&d);
+    let k = f.and_known(b, known)?;
+    let out = f.and(&e, &k)?;
+    f.output(&out)
+}
+
+/// The threshold-OR of the garbling vectors: one batch, then the OR over its lanes.
+pub fn tiny_threshold<F: Fancy>(
+    f: &mut F,
+    spec: &ThresholdSpec,
+    shares: &[Vec<F::Wire>],
+    masks: Option<&[u32]>,
+) -> Result<Vec<Option<bool>>, F::Error> {
+    let lanes = circuit::threshold_batch(f, spec, shares, masks)?;
+    let out = circuit::or_lanes(f, lanes)?;
+    f.output(std::slice::from_ref(&out))
+}
+
+fn blocks_hex(blocks: &[Block]) -> Vec<String> {
+    blocks.iter().map(|b| hex(&b.to_bytes())).collect()
+}
+
+fn garbling() -> Value {
+    let delta = Delta::from_block(Block::from_bytes(*b"privface-delta!!"));
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let lanes = 4;
+    let zero_a: Vec<Block> = (0..lanes).map(|_| Block::random(&mut rng)).collect();
+    let zero_b: Vec<Block> = (0..lanes).map(|_| Block::random(&mut rng)).collect();
+    let (xa, xb) = ([false, false, true, true], [false, true, false, true]);
+    let known = [true, false, true, true];
+    let mut g = Garbler::new(BufferChannel::new(), delta);
+    tiny_circuit(&mut g, &zero_a, &zero_b, Some(&known)).expect("garble");
+    let stream = g.channel().take_outgoing();
+    let plain = tiny_circuit(&mut Plain, &xa, &xb, Some(&known)).expect("plain");
+    let tiny = json!({
+        "id": 1,
+        "comment": "c = a ∧ b, e = ¬(c ⊕ a), f = b ∧ k (half-gate, k known to the garbler), out = e ∧ f; four lanes, one per (a, b); zero labels from ChaCha20 seed 21 (a's, then b's)",
+        "flags": [], "valid": true, "circuit": "tiny",
+        "delta": hex(&delta.block().to_bytes()),
+        "zero_labels_a": blocks_hex(&zero_a),
+        "zero_labels_b": blocks_hex(&zero_b),
+        "known": known, "inputs_a": xa, "inputs_b": xb,
+        "stream": hex(&stream),
+        "outputs": plain.iter().map(|b| b.expect("plain output")).collect::<Vec<_>>(),
+    });
+
+    let spec = ThresholdSpec {
+        share_bits: 6,
+        threshold: 5,
+    };
+    let m = 63u32;
+    let scores = [4i64, -32, 5, 31];
+    let masks = [9u32, 63, 40, 0];
+    let shares: Vec<u32> = scores
+        .iter()
+        .zip(&masks)
+        .map(|(&s, &r)| (r.wrapping_add(s as u32)) & m)
+        .collect();
+    let mut rng = ChaCha20Rng::seed_from_u64(22);
+    let zero: Vec<Vec<Block>> = (0..6)
+        .map(|_| (0..scores.len()).map(|_| Block::random(&mut rng)).collect())
+        .collect();
+    let mut g = Garbler::new(BufferChannel::new(), delta);
+    tiny_threshold(&mut g, &spec, &zero, Some(&masks)).expect("garble");
+    let stream = g.channel().take_outgoing();
+    let bit = tiny_threshold(
+        &mut Plain,
+        &spec,
+        &circuit::bit_columns(&shares, 6),
+        Some(&masks),
+    )
+    .expect("plain")[0]
+        .expect("plain output");
+    let threshold = json!({
+        "id": 2,
+        "comment": "threshold-OR (§8.1), k = 6, τ = 5, one batch of four scores (4, −32, 5, 31) then the OR tree; zero labels from ChaCha20 seed 22, bit-major ([bit][lane])",
+        "flags": [], "valid": true, "circuit": "threshold-or",
+        "delta": hex(&delta.block().to_bytes()),
+        "share_bits": spec.share_bits, "threshold": spec.threshold,
+        "masks": masks, "shares": shares,
+        "zero_labels": zero.iter().map(|c| blocks_hex(c)).collect::<Vec<_>>(),
+        "stream": hex(&stream),
+        "outputs": [bit],
+    });
+    file(
+        "privface/garbling/1",
+        "Half-gates garbling with a fixed Δ and fixed input labels (spec §8): the garbler's whole stream",
+        "`stream` is every table in gate order (AND: T_G ‖ T_E, half-gate: T; 16 bytes each, lanes in order within a gate) then the packed decode bits; the evaluator holds zero label ⊕ input·Δ",
+        vec![tiny, threshold],
     )
 }
 
@@ -413,6 +577,8 @@ pub fn generate() -> Vec<(&'static str, Value)> {
         ("quantisation.json", quantisation()),
         ("threshold_or.json", threshold_or()),
         ("toy_he.json", toy_he()),
+        ("packed_gallery.json", packed_gallery()),
+        ("garbling.json", garbling()),
         ("messages.json", messages()),
         ("session.json", session_transcript()),
     ]

@@ -4,13 +4,18 @@
 
 use std::path::Path;
 
-use privface_cli::vectors::{generate, unhex};
-use privface_gc::{Reveal, ThresholdSpec, evaluate_threshold_or, garble_threshold_or};
+use privface_cli::vectors::{generate, tiny_circuit, tiny_threshold, unhex};
+use privface_gc::{
+    Evaluator, Garbler, Plain, Reveal, ThresholdSpec, circuit, evaluate_threshold_or,
+    garble_threshold_or,
+};
 use privface_he::{
     Layout, ParameterSet, Quantiser, Query, ResponseBlock, SessionShape, VerifierKey, plain,
     reconstruct_score,
 };
-use privface_ot::{Delta, IknpReceiver, IknpSender, MemoryChannel};
+use privface_ot::{
+    Block, BufferChannel, Delta, IknpReceiver, IknpSender, MemoryChannel,
+};
 use privface_protocol::{Message, ProtocolError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -42,6 +47,164 @@ fn regenerated_vectors_equal_the_committed_ones() {
             committed(name),
             "{name} drifted: run gen-vectors and review the diff"
         );
+    }
+}
+
+fn block(v: &Value) -> Block {
+    Block::from_bytes(bytes(v).try_into().expect("16-byte block"))
+}
+
+fn blocks(v: &Value) -> Vec<Block> {
+    v.as_array().unwrap().iter().map(block).collect()
+}
+
+fn bools(v: &Value) -> Vec<bool> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_bool().unwrap())
+        .collect()
+}
+
+fn u32s(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn packed_gallery_vectors() {
+    let params = ParameterSet::toy();
+    let n = params.polynomial_size.0;
+    let signed = |v: &Value| -> Vec<i64> { bytes(v).iter().map(|&b| b as i8 as i64).collect() };
+    for case in cases(&committed("packed_gallery.json")) {
+        let d = case["dimension"].as_u64().unwrap() as usize;
+        let g = case["group_size"].as_u64().unwrap() as usize;
+        let layout = Layout::new(&params, d, g).unwrap();
+        let rows: Vec<i8> = bytes(&case["gallery"]).iter().map(|&b| b as i8).collect();
+        let probe: Vec<i8> = bytes(&case["probe"]).iter().map(|&b| b as i8).collect();
+        let ys: Vec<Vec<i64>> = case["gallery_polynomials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(signed)
+            .collect();
+        let qs: Vec<Vec<i64>> = case["probe_polynomials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(signed)
+            .collect();
+        assert_eq!(ys.len(), layout.chunk_count());
+        // The implementation packs exactly these polynomials.
+        let mut buf = vec![0i64; n];
+        for c in 0..layout.chunk_count() {
+            buf.fill(0);
+            layout.gallery_chunk_polynomial(&rows, c, &mut buf);
+            assert_eq!(buf, ys[c], "g = {g}, chunk {c}");
+            buf.fill(0);
+            layout.probe_chunk_polynomial(&probe, c, &mut buf);
+            assert_eq!(buf, qs[c], "g = {g}, probe chunk {c}");
+        }
+        // Σ_c Q_c·Y_c mod X^N + 1, computed here schoolbook: the stated coefficients carry the
+        // stated scores, which are the plaintext inner products.
+        let mut sum = vec![0i64; n];
+        for (q, y) in qs.iter().zip(&ys) {
+            for (i, &a) in q.iter().enumerate().filter(|(_, a)| **a != 0) {
+                for (j, &b) in y.iter().enumerate() {
+                    let e = i + j;
+                    if e < n {
+                        sum[e] += a * b;
+                    } else {
+                        sum[e - n] -= a * b;
+                    }
+                }
+            }
+        }
+        let scores: Vec<i64> = case["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        for (t, pos) in case["score_coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            let pos = pos.as_u64().unwrap() as usize;
+            assert_eq!(pos, layout.score_coefficient(t));
+            assert_eq!(sum[pos], scores[t], "g = {g}, vector {t}");
+            assert_eq!(
+                scores[t],
+                plain::dot_i8(&probe, &rows[t * d..(t + 1) * d]) as i64
+            );
+        }
+    }
+}
+
+#[test]
+fn garbling_vectors() {
+    for case in cases(&committed("garbling.json")) {
+        let delta = Delta::from_block(block(&case["delta"]));
+        assert_eq!(delta.block(), block(&case["delta"]), "Δ has lsb 1");
+        let stream = bytes(&case["stream"]);
+        let want = bools(&case["outputs"]);
+        let mut g = Garbler::new(BufferChannel::new(), delta);
+        let mut e = Evaluator::new(BufferChannel::new());
+        e.channel().put(stream.clone());
+        let held = |zero: &[Block], x: &[bool]| -> Vec<Block> {
+            zero.iter()
+                .zip(x)
+                .map(|(z, &x)| *z ^ delta.block().select(x))
+                .collect()
+        };
+        let (got, plain) = match case["circuit"].as_str().unwrap() {
+            "tiny" => {
+                let (za, zb) = (blocks(&case["zero_labels_a"]), blocks(&case["zero_labels_b"]));
+                let (xa, xb) = (bools(&case["inputs_a"]), bools(&case["inputs_b"]));
+                let known = bools(&case["known"]);
+                tiny_circuit(&mut g, &za, &zb, Some(&known)).unwrap();
+                (
+                    tiny_circuit(&mut e, &held(&za, &xa), &held(&zb, &xb), None).unwrap(),
+                    tiny_circuit(&mut Plain, &xa, &xb, Some(&known)).unwrap(),
+                )
+            }
+            "threshold-or" => {
+                let spec = ThresholdSpec {
+                    share_bits: case["share_bits"].as_u64().unwrap() as u32,
+                    threshold: case["threshold"].as_i64().unwrap(),
+                };
+                let masks = u32s(&case["masks"]);
+                let shares = u32s(&case["shares"]);
+                let zero: Vec<Vec<Block>> = case["zero_labels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(blocks)
+                    .collect();
+                let bits = circuit::bit_columns(&shares, spec.share_bits);
+                let labels: Vec<Vec<Block>> =
+                    zero.iter().zip(&bits).map(|(z, x)| held(z, x)).collect();
+                tiny_threshold(&mut g, &spec, &zero, Some(&masks)).unwrap();
+                (
+                    tiny_threshold(&mut e, &spec, &labels, None).unwrap(),
+                    tiny_threshold(&mut Plain, &spec, &bits, Some(&masks)).unwrap(),
+                )
+            }
+            other => panic!("unknown circuit {other}"),
+        };
+        // Garbling with the stated Δ and labels gives the committed stream byte for byte; the
+        // evaluator consumes all of it and decodes the plaintext circuit's outputs.
+        assert_eq!(g.channel().take_outgoing(), stream, "case {}", case["id"]);
+        assert_eq!(e.channel().remaining(), 0);
+        let got: Vec<bool> = got.into_iter().map(Option::unwrap).collect();
+        let plain: Vec<bool> = plain.into_iter().map(Option::unwrap).collect();
+        assert_eq!(got, want);
+        assert_eq!(plain, want);
     }
 }
 
