@@ -242,7 +242,12 @@ fn packed_gallery() -> Value {
         }
         let scores: Vec<i64> = rows
             .chunks(d)
-            .map(|y| y.iter().zip(&probe).map(|(&a, &b)| a as i64 * b as i64).sum())
+            .map(|y| {
+                y.iter()
+                    .zip(&probe)
+                    .map(|(&a, &b)| a as i64 * b as i64)
+                    .sum()
+            })
             .collect();
         let positions: Vec<usize> = (0..scores.len())
             .map(|t| layout.score_coefficient(t))

@@ -13,9 +13,7 @@ use privface_he::{
     Layout, ParameterSet, Quantiser, Query, ResponseBlock, SessionShape, VerifierKey, plain,
     reconstruct_score,
 };
-use privface_ot::{
-    Block, BufferChannel, Delta, IknpReceiver, IknpSender, MemoryChannel,
-};
+use privface_ot::{Block, BufferChannel, Delta, IknpReceiver, IknpSender, MemoryChannel};
 use privface_protocol::{Message, ProtocolError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -164,7 +162,10 @@ fn garbling_vectors() {
         };
         let (got, plain) = match case["circuit"].as_str().unwrap() {
             "tiny" => {
-                let (za, zb) = (blocks(&case["zero_labels_a"]), blocks(&case["zero_labels_b"]));
+                let (za, zb) = (
+                    blocks(&case["zero_labels_a"]),
+                    blocks(&case["zero_labels_b"]),
+                );
                 let (xa, xb) = (bools(&case["inputs_a"]), bools(&case["inputs_b"]));
                 let known = bools(&case["known"]);
                 tiny_circuit(&mut g, &za, &zb, Some(&known)).unwrap();
