@@ -120,7 +120,7 @@ fn main() {
     );
     let mut rows = Vec::new();
     for d in [512usize, 128] {
-        for g in [1usize, 2, d] {
+        for g in [1usize, 2, 4, 8, d] {
             let r = measure(&params, d, g, n, reps);
             println!(
                 "{:>4} {:>4} {:>10.3} {:>10.3} {:>10.1} {:>10.4} {:>8.1} {:>12} {:>10.1} {:>10.0}",

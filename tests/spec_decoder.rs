@@ -65,6 +65,7 @@ enum Msg {
     Accept {
         params: String,
         dimension: u64,
+        scale: f32,
         threshold: i64,
         padded_count: u64,
         group_size: u64,
@@ -121,7 +122,7 @@ fn decode(body: &[u8]) -> Msg {
         1 => {
             let params = r.string();
             let dimension = r.varint();
-            let _scale = r.f32();
+            let scale = r.f32();
             let threshold = r.zigzag();
             let padded_count = r.varint();
             let group_size = r.varint();
@@ -131,6 +132,7 @@ fn decode(body: &[u8]) -> Msg {
             Msg::Accept {
                 params,
                 dimension,
+                scale,
                 threshold,
                 padded_count,
                 group_size,
@@ -247,6 +249,7 @@ fn session_transcript_follows_the_spec() {
     let Msg::Accept {
         params,
         dimension: d,
+        scale,
         threshold,
         padded_count,
         group_size,
@@ -260,8 +263,11 @@ fn session_transcript_follows_the_spec() {
     };
     let (k, n_scores) = (*k, *padded_count);
     assert_eq!((params.as_str(), *d), ("toy", 8));
-    // §4: k is the smallest integer with d·127² < 2^(k−1).
-    assert_eq!(k, 18);
+    // §4: k is the smallest integer with B < 2^(k−1), B = ⌊min(d·127², (α + √d/2)²)⌋.
+    let dd = *d as f64;
+    let bound = ((*scale as f64 + dd.sqrt() / 2.0).powi(2)).min(dd * 127.0 * 127.0) as u64;
+    assert_eq!(k, u64::from(u64::BITS - bound.leading_zeros()) + 1);
+    assert_eq!(k, 15);
     assert_eq!(n_scores, 3, "fewer than 16 identities are not padded");
     assert!((1..=1024).contains(batch) && *round_blocks >= 1);
 

@@ -54,10 +54,46 @@ impl Quantiser {
         self.scale
     }
 
+    /// Largest squared norm of a quantised embedding: B = ⌊min(d·127², (α + √d/2)²)⌋.
+    ///
+    /// Rounding moves each component by at most 1/2, so ‖x̂ − α·e/‖e‖‖ ≤ √d/2 and ‖x̂‖ ≤ α + √d/2;
+    /// clamping only shrinks components. By Cauchy–Schwarz every score of two quantised
+    /// embeddings then satisfies |⟨x̂, ŷ⟩| ≤ B.
+    pub fn norm_bound(&self) -> u64 {
+        let d = self.dimension as f64;
+        let rounded = (self.scale as f64 + d.sqrt() / 2.0).powi(2);
+        let clamped = d * (QUANT_MAX as f64).powi(2);
+        rounded.min(clamped).floor() as u64
+    }
+
     /// Width k of an additive share of a score, in bits: the smallest k with
-    /// `d·127² < 2^(k−1)`, so every score fits as a signed k-bit integer.
+    /// `B < 2^(k−1)` ([`Quantiser::norm_bound`]), so every score of two quantised embeddings
+    /// fits as a signed k-bit integer (21 at d = 512, where the worst case of arbitrary i8
+    /// vectors, [`share_bits_for_dimension`], would need 24).
     pub fn share_bits(&self) -> u32 {
-        share_bits_for_dimension(self.dimension)
+        let bound = self.norm_bound();
+        (u64::BITS - bound.leading_zeros()) + 1
+    }
+
+    /// Checks that `v` could be this quantiser's output: length d, components in
+    /// `[−127, 127]`, squared norm at most [`Quantiser::norm_bound`]. Rows that fail would
+    /// break the share width's guarantee.
+    ///
+    /// # Errors
+    /// [`HeError::WrongDimension`], [`HeError::Malformed`].
+    pub fn check(&self, v: &[i8]) -> Result<()> {
+        check_quantised(v, self.dimension)?;
+        let norm: u64 = v.iter().map(|&c| (c as i64 * c as i64) as u64).sum();
+        if norm > self.norm_bound() {
+            return Err(HeError::Malformed {
+                object: "quantised embedding",
+                reason: format!(
+                    "squared norm {norm} above the bound {} of the quantiser",
+                    self.norm_bound()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Converts a cosine-similarity threshold into the integer score threshold: ⌈α²·cos⌉.
@@ -99,7 +135,8 @@ impl Quantiser {
     }
 }
 
-/// Share width k for dimension d (see [`Quantiser::share_bits`]).
+/// Share width k for arbitrary i8 vectors of dimension d: the smallest k with
+/// `d·127² < 2^(k−1)` (24 at d = 512). Sessions use the tighter [`Quantiser::share_bits`].
 pub fn share_bits_for_dimension(d: usize) -> u32 {
     let max = d as u64 * (QUANT_MAX as u64).pow(2);
     // Smallest k with max < 2^(k-1).
@@ -157,6 +194,48 @@ mod tests {
             Err(HeError::NonFiniteEmbedding { index: 2 })
         );
         assert_eq!(q.quantise(&[0.0; 4]), Err(HeError::ZeroEmbedding));
+    }
+
+    #[test]
+    fn quantised_embeddings_respect_the_norm_bound_and_scores_fit_k_bits() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+        for (d, k) in [(512usize, 21u32), (128, 19), (8, 15)] {
+            let q = Quantiser::for_dimension(d).unwrap();
+            assert_eq!(q.share_bits(), k, "d = {d}");
+            assert!(q.share_bits() <= share_bits_for_dimension(d));
+            let bound = q.norm_bound() as i64;
+            assert!(bound < 1 << (k - 1));
+            for trial in 0..2000 {
+                // Random directions, and spiky ones that clamp or round every component up.
+                let e: Vec<f32> = (0..d)
+                    .map(|i| match trial % 3 {
+                        0 => rng.random::<f32>() - 0.5,
+                        1 => {
+                            if i % 5 == 0 {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        }
+                        _ => 1.0 + rng.random::<f32>() * 1e-3,
+                    })
+                    .collect();
+                let x = q.quantise(&e).unwrap();
+                q.check(&x).unwrap();
+                let y = q
+                    .quantise(&e.iter().rev().copied().collect::<Vec<_>>())
+                    .unwrap();
+                let s: i64 = x.iter().zip(&y).map(|(&a, &b)| a as i64 * b as i64).sum();
+                let self_score: i64 = x.iter().map(|&a| a as i64 * a as i64).sum();
+                assert!(self_score <= bound && s.abs() <= bound, "d = {d}");
+            }
+            // A vector no quantiser output can be.
+            assert!(matches!(
+                q.check(&vec![127; d]),
+                Err(HeError::Malformed { .. })
+            ));
+        }
     }
 
     #[test]

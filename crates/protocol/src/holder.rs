@@ -52,13 +52,7 @@ impl HolderGallery {
         let mut index = HashMap::new();
         let mut rows = Vec::new();
         for (id, row) in entries {
-            if row.len() != dimension {
-                return Err(privface_he::HeError::WrongDimension {
-                    expected: dimension,
-                    actual: row.len(),
-                }
-                .into());
-            }
+            quantiser.check(&row)?;
             if index.insert(id.clone(), index.len()).is_some() {
                 return Err(ProtocolError::Refused(format!(
                     "identity `{id}` enrolled twice"

@@ -4,10 +4,7 @@
 use std::collections::VecDeque;
 
 use privface_gc::{Reveal, ThresholdOrEvaluator, ThresholdSpec};
-use privface_he::{
-    Layout, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey,
-    share_bits_for_dimension,
-};
+use privface_he::{Layout, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey};
 use privface_ot::{BufferChannel, IknpReceiver, IknpSetup};
 use rand::{CryptoRng, Rng};
 
@@ -72,7 +69,7 @@ fn check_accept(
     if accept.padded_count == 0 || accept.padded_count > config.max_scores {
         return refuse(format!("{} scores", accept.padded_count));
     }
-    if accept.share_bits != share_bits_for_dimension(dimension) {
+    if accept.share_bits != Quantiser::with_scale(dimension, accept.quant_scale)?.share_bits() {
         return refuse(format!("share width {}", accept.share_bits));
     }
     if !(1..=MAX_BATCH as u32).contains(&accept.batch) {
