@@ -72,9 +72,11 @@ impl BufferChannel {
         self.incoming.len() - self.position
     }
 
-    /// Everything written since the last call.
+    /// Everything written since the last call. The next message starts with the same
+    /// capacity, so a stream of similar messages does not regrow its buffer each time.
     pub fn take_outgoing(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.outgoing)
+        let capacity = self.outgoing.capacity();
+        std::mem::replace(&mut self.outgoing, Vec::with_capacity(capacity))
     }
 }
 

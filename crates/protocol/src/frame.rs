@@ -13,10 +13,11 @@ pub const MAX_FRAME: usize = 4 << 20;
 
 /// A message as a frame: the length, then the body.
 pub fn encode_frame(message: &Message) -> Vec<u8> {
-    let body = message.encode();
-    let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    frame.extend(body);
+    let mut frame = Vec::with_capacity(4 + message.encoded_len_hint());
+    frame.extend_from_slice(&[0; 4]);
+    message.encode_into(&mut frame);
+    let len = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&len.to_le_bytes());
     frame
 }
 

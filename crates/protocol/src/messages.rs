@@ -188,9 +188,32 @@ impl Message {
 
     /// Encodes as one frame body: version byte, then postcard.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![VERSION];
-        out.extend(postcard::to_stdvec(self).expect("messages always serialise"));
+        let mut out = Vec::with_capacity(self.encoded_len_hint());
+        self.encode_into(&mut out);
         out
+    }
+
+    /// Appends the frame body to `out` (one pass, no intermediate buffer).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(VERSION);
+        let taken = std::mem::take(out);
+        *out = postcard::to_extend(self, taken).expect("messages always serialise");
+    }
+
+    /// An upper estimate of the body's length, for preallocation.
+    pub fn encoded_len_hint(&self) -> usize {
+        let payload = match self {
+            Message::BaseOtOffer(b)
+            | Message::BaseOtReply(b)
+            | Message::Finish(b)
+            | Message::OutputLabel(b) => b.len(),
+            Message::QueryPart { bytes, .. }
+            | Message::Scores { bytes, .. }
+            | Message::OtExtension { bytes, .. }
+            | Message::Tables { bytes, .. } => bytes.len(),
+            _ => 0,
+        };
+        payload + 64
     }
 
     /// Decodes a frame body, consuming all of it.
