@@ -55,21 +55,23 @@ impl Clock {
         }
     }
 
-    fn enter(&mut self, phase: &'static str) {
+    /// The message received at `at` moved the session to `phase`: the time from `at` on (the
+    /// handling of that message included) belongs to `phase`.
+    fn enter(&mut self, phase: &'static str, at: Instant) {
         if phase != self.phase {
-            self.close();
+            self.close(at);
             self.phase = phase;
         }
     }
 
-    fn close(&mut self) {
+    fn close(&mut self, at: Instant) {
         self.timings.phases.push(Phase {
             name: self.phase,
-            time: self.since.elapsed(),
+            time: at.saturating_duration_since(self.since),
             sent: self.sent,
             received: self.received,
         });
-        self.since = Instant::now();
+        self.since = at;
         self.sent = 0;
         self.received = 0;
     }
@@ -131,9 +133,10 @@ where
             send(&tx, &mut clock, first)?;
             while !session.is_finished() {
                 let body = read_frame(reader, max_frame)?;
+                let at = Instant::now();
                 clock.received += 4 + body.len() as u64;
                 let out = session.receive(Message::decode(&body)?)?;
-                clock.enter(session.phase());
+                clock.enter(session.phase(), at);
                 send(&tx, &mut clock, out)?;
             }
             Ok(())
@@ -153,7 +156,7 @@ where
             (Err(e), _) => Err(e),
             (Ok(()), Err(e)) => Err(e.into()),
             (Ok(()), Ok(())) => {
-                clock.close();
+                clock.close(Instant::now());
                 let timings = clock.timings;
                 Ok((session.outcome()?, timings))
             }

@@ -167,6 +167,27 @@ pub enum Message {
     Abort(AbortCode),
 }
 
+/// A postcard output that appends to a vector, copying byte slices with one `memcpy`.
+struct AppendToVec<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for AppendToVec<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
 impl Message {
     /// The message's name, for logs and errors (never its content).
     pub fn kind(&self) -> &'static str {
@@ -193,11 +214,11 @@ impl Message {
         out
     }
 
-    /// Appends the frame body to `out` (one pass, no intermediate buffer).
+    /// Appends the frame body to `out` (one pass, byte fields copied in bulk).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.push(VERSION);
-        let taken = std::mem::take(out);
-        *out = postcard::to_extend(self, taken).expect("messages always serialise");
+        postcard::serialize_with_flavor::<Self, AppendToVec<'_>, ()>(self, AppendToVec(out))
+            .expect("messages always serialise");
     }
 
     /// An upper estimate of the body's length, for preallocation.
