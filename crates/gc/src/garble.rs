@@ -19,7 +19,7 @@ use privface_ot::{Block, Channel, Delta};
 
 use crate::error::{GcError, Result};
 use crate::fancy::{Fancy, Known};
-use crate::hash::FixedKeyHash;
+use crate::hash::{CHUNK, FixedKeyHash};
 
 /// The garbler backend: wires are zero labels; tables go to the channel as gates are garbled.
 pub struct Garbler<C: Channel> {
@@ -29,7 +29,6 @@ pub struct Garbler<C: Channel> {
     gate: u64,
     #[cfg(test)]
     pub(crate) single_tweak: bool,
-    scratch: (Vec<Block>, Vec<u128>, Vec<Block>),
     out: Vec<u8>,
 }
 
@@ -43,7 +42,6 @@ impl<C: Channel> Garbler<C> {
             gate: 0,
             #[cfg(test)]
             single_tweak: false,
-            scratch: Default::default(),
             out: Vec::new(),
         }
     }
@@ -103,30 +101,33 @@ impl<C: Channel> Fancy for Garbler<C> {
     fn and(&mut self, a: &[Block], b: &[Block]) -> Result<Vec<Block>> {
         assert_eq!(a.len(), b.len(), "lane counts");
         let d = self.d();
-        let lanes = a.len();
-        let (mut xs, mut tweaks, mut hs) = std::mem::take(&mut self.scratch);
-        xs.clear();
-        tweaks.clear();
-        for (&wa, &wb) in a.iter().zip(b) {
-            let (tg, te) = self.tweak_pair();
-            xs.extend([wa, wa ^ d, wb, wb ^ d]);
-            tweaks.extend([tg, tg, te, te]);
-        }
-        self.hash.hash(&xs, &tweaks, &mut hs);
+        let mut outs = Vec::with_capacity(a.len());
         self.out.clear();
-        let mut outs = Vec::with_capacity(lanes);
-        for (lane, (&wa, &wb)) in a.iter().zip(b).enumerate() {
-            let h = &hs[4 * lane..4 * lane + 4];
-            let (pa, pb) = (wa.lsb(), wb.lsb());
-            let t_g = h[0] ^ h[1] ^ d.select(pb);
-            let w_g = h[0] ^ t_g.select(pa);
-            let t_e = h[2] ^ h[3] ^ wa;
-            let w_e = h[2] ^ (t_e ^ wa).select(pb);
-            self.out.extend_from_slice(&t_g.to_bytes());
-            self.out.extend_from_slice(&t_e.to_bytes());
-            outs.push(w_g ^ w_e);
+        self.out.reserve(32 * a.len());
+        // Eight lanes (32 hashes) at a time, all on the stack.
+        let (mut xs, mut tweaks, mut hs) = ([0u128; CHUNK], [0u128; CHUNK], [0u128; CHUNK]);
+        for (ca, cb) in a.chunks(CHUNK / 4).zip(b.chunks(CHUNK / 4)) {
+            let n = 4 * ca.len();
+            for (l, (&wa, &wb)) in ca.iter().zip(cb).enumerate() {
+                let (tg, te) = self.tweak_pair();
+                xs[4 * l..4 * l + 4].copy_from_slice(&[wa.0, (wa ^ d).0, wb.0, (wb ^ d).0]);
+                tweaks[4 * l..4 * l + 4].copy_from_slice(&[tg, tg, te, te]);
+            }
+            self.hash.hash_chunk(&xs[..n], &tweaks[..n], &mut hs);
+            for (l, (&wa, &wb)) in ca.iter().zip(cb).enumerate() {
+                let h = &hs[4 * l..4 * l + 4];
+                let (pa, pb) = (wa.lsb(), wb.lsb());
+                let t_g = Block(h[0] ^ h[1]) ^ d.select(pb);
+                let w_g = Block(h[0]) ^ t_g.select(pa);
+                let t_e = Block(h[2] ^ h[3]) ^ wa;
+                let w_e = Block(h[2]) ^ (t_e ^ wa).select(pb);
+                let mut table = [0u8; 32];
+                table[..16].copy_from_slice(&t_g.to_bytes());
+                table[16..].copy_from_slice(&t_e.to_bytes());
+                self.out.extend_from_slice(&table);
+                outs.push(w_g ^ w_e);
+            }
         }
-        self.scratch = (xs, tweaks, hs);
         self.channel.write_bytes(&self.out)?;
         Ok(outs)
     }
@@ -141,23 +142,24 @@ impl<C: Channel> Fancy for Garbler<C> {
         let bits = bits.expect("the garbler knows its bits");
         assert_eq!(a.len(), bits.len(), "lane counts");
         let d = self.d();
-        let (mut xs, mut tweaks, mut hs) = std::mem::take(&mut self.scratch);
-        xs.clear();
-        tweaks.clear();
-        for &wa in a {
-            let (t, _) = self.tweak_pair();
-            xs.extend([wa, wa ^ d]);
-            tweaks.extend([t, t]);
-        }
-        self.hash.hash(&xs, &tweaks, &mut hs);
-        self.out.clear();
         let mut outs = Vec::with_capacity(a.len());
-        for (lane, (&wa, &k)) in a.iter().zip(bits).enumerate() {
-            let t = hs[2 * lane] ^ hs[2 * lane + 1] ^ d.select(k);
-            self.out.extend_from_slice(&t.to_bytes());
-            outs.push(hs[2 * lane] ^ t.select(wa.lsb()));
+        self.out.clear();
+        self.out.reserve(16 * a.len());
+        let (mut xs, mut tweaks, mut hs) = ([0u128; CHUNK], [0u128; CHUNK], [0u128; CHUNK]);
+        for (ca, cb) in a.chunks(CHUNK / 2).zip(bits.chunks(CHUNK / 2)) {
+            let n = 2 * ca.len();
+            for (l, &wa) in ca.iter().enumerate() {
+                let (t, _) = self.tweak_pair();
+                xs[2 * l..2 * l + 2].copy_from_slice(&[wa.0, (wa ^ d).0]);
+                tweaks[2 * l..2 * l + 2].copy_from_slice(&[t, t]);
+            }
+            self.hash.hash_chunk(&xs[..n], &tweaks[..n], &mut hs);
+            for (l, (&wa, &k)) in ca.iter().zip(cb).enumerate() {
+                let t = Block(hs[2 * l] ^ hs[2 * l + 1]) ^ d.select(k);
+                self.out.extend_from_slice(&t.to_bytes());
+                outs.push(Block(hs[2 * l]) ^ t.select(wa.lsb()));
+            }
         }
-        self.scratch = (xs, tweaks, hs);
         self.channel.write_bytes(&self.out)?;
         Ok(outs)
     }
@@ -180,7 +182,6 @@ pub struct Evaluator<C: Channel> {
     channel: C,
     hash: FixedKeyHash,
     gate: u64,
-    scratch: (Vec<Block>, Vec<u128>, Vec<Block>),
     buf: Vec<u8>,
     tables: Vec<Block>,
 }
@@ -192,7 +193,6 @@ impl<C: Channel> Evaluator<C> {
             channel,
             hash: FixedKeyHash::new(),
             gate: 0,
-            scratch: Default::default(),
             buf: Vec::new(),
             tables: Vec::new(),
         }
@@ -232,28 +232,26 @@ impl<C: Channel> Fancy for Evaluator<C> {
     fn and(&mut self, a: &[Block], b: &[Block]) -> Result<Vec<Block>> {
         assert_eq!(a.len(), b.len(), "lane counts");
         self.read_tables(2 * a.len())?;
-        let (mut xs, mut tweaks, mut hs) = std::mem::take(&mut self.scratch);
-        xs.clear();
-        tweaks.clear();
-        for (&la, &lb) in a.iter().zip(b) {
-            let j = self.gate as u128;
-            self.gate += 1;
-            xs.extend([la, lb]);
-            tweaks.extend([2 * j, 2 * j + 1]);
+        let mut outs = Vec::with_capacity(a.len());
+        let (mut xs, mut tweaks, mut hs) = ([0u128; CHUNK], [0u128; CHUNK], [0u128; CHUNK]);
+        let lanes = CHUNK / 2;
+        for (c, (ca, cb)) in a.chunks(lanes).zip(b.chunks(lanes)).enumerate() {
+            let n = 2 * ca.len();
+            for (l, (&la, &lb)) in ca.iter().zip(cb).enumerate() {
+                let j = self.gate as u128;
+                self.gate += 1;
+                xs[2 * l..2 * l + 2].copy_from_slice(&[la.0, lb.0]);
+                tweaks[2 * l..2 * l + 2].copy_from_slice(&[2 * j, 2 * j + 1]);
+            }
+            self.hash.hash_chunk(&xs[..n], &tweaks[..n], &mut hs);
+            let tables = &self.tables[2 * lanes * c..];
+            for (l, (&la, &lb)) in ca.iter().zip(cb).enumerate() {
+                let (t_g, t_e) = (tables[2 * l], tables[2 * l + 1]);
+                let w_g = Block(hs[2 * l]) ^ t_g.select(la.lsb());
+                let w_e = Block(hs[2 * l + 1]) ^ (t_e ^ la).select(lb.lsb());
+                outs.push(w_g ^ w_e);
+            }
         }
-        self.hash.hash(&xs, &tweaks, &mut hs);
-        let outs = a
-            .iter()
-            .zip(b)
-            .zip(self.tables.chunks_exact(2))
-            .zip(hs.chunks_exact(2))
-            .map(|(((&la, &lb), t), h)| {
-                let w_g = h[0] ^ t[0].select(la.lsb());
-                let w_e = h[1] ^ (t[1] ^ la).select(lb.lsb());
-                w_g ^ w_e
-            })
-            .collect();
-        self.scratch = (xs, tweaks, hs);
         Ok(outs)
     }
 
@@ -263,23 +261,22 @@ impl<C: Channel> Fancy for Evaluator<C> {
 
     fn and_known(&mut self, a: &[Block], _: Known<'_>) -> Result<Vec<Block>> {
         self.read_tables(a.len())?;
-        let (mut xs, mut tweaks, mut hs) = std::mem::take(&mut self.scratch);
-        xs.clear();
-        tweaks.clear();
-        for &la in a {
-            let j = self.gate as u128;
-            self.gate += 1;
-            xs.push(la);
-            tweaks.push(2 * j);
+        let mut outs = Vec::with_capacity(a.len());
+        let (mut xs, mut tweaks, mut hs) = ([0u128; CHUNK], [0u128; CHUNK], [0u128; CHUNK]);
+        for (c, ca) in a.chunks(CHUNK).enumerate() {
+            for (l, &la) in ca.iter().enumerate() {
+                let j = self.gate as u128;
+                self.gate += 1;
+                xs[l] = la.0;
+                tweaks[l] = 2 * j;
+            }
+            self.hash
+                .hash_chunk(&xs[..ca.len()], &tweaks[..ca.len()], &mut hs);
+            let tables = &self.tables[CHUNK * c..];
+            for (l, &la) in ca.iter().enumerate() {
+                outs.push(Block(hs[l]) ^ tables[l].select(la.lsb()));
+            }
         }
-        self.hash.hash(&xs, &tweaks, &mut hs);
-        let outs = a
-            .iter()
-            .zip(&self.tables)
-            .zip(&hs)
-            .map(|((la, t), h)| *h ^ t.select(la.lsb()))
-            .collect();
-        self.scratch = (xs, tweaks, hs);
         Ok(outs)
     }
 
