@@ -42,6 +42,22 @@ fn fixture(params: ParameterSet, d: usize, n: usize, budget: Option<u32>) -> Fix
     }
 }
 
+/// A holder session on its own thread over one end of a socket pair.
+fn spawn_holder(
+    end: UnixStream,
+    config: Arc<HolderConfig>,
+) -> std::thread::JoinHandle<Result<HolderReport>> {
+    std::thread::spawn(move || {
+        run_holder(
+            &mut end.try_clone().unwrap(),
+            &mut &end,
+            &config,
+            "client",
+            ChaCha20Rng::seed_from_u64(1),
+        )
+    })
+}
+
 fn session(
     f: &Fixture,
     probe: Vec<f32>,
@@ -50,15 +66,7 @@ fn session(
 ) -> (Result<VerifyOutcome>, Result<HolderReport>) {
     let (a, b) = UnixStream::pair().unwrap();
     let config = f.config.clone();
-    let holder = std::thread::spawn(move || {
-        run_holder(
-            &mut a.try_clone().unwrap(),
-            &mut &a,
-            &config,
-            "client",
-            ChaCha20Rng::seed_from_u64(1),
-        )
-    });
+    let holder = spawn_holder(a, config);
     let vconfig = VerifierConfig {
         param_sets: vec![f.config.params.name.clone()],
         allow_insecure: f.config.params.insecure,
@@ -202,15 +210,7 @@ fn out_of_order_oversized_and_foreign_frames_are_errors() {
     let run = |bytes: Vec<u8>| {
         let (a, mut b) = UnixStream::pair().unwrap();
         let config = f.config.clone();
-        let h = std::thread::spawn(move || {
-            run_holder(
-                &mut a.try_clone().unwrap(),
-                &mut &a,
-                &config,
-                "c",
-                ChaCha20Rng::seed_from_u64(1),
-            )
-        });
+        let h = spawn_holder(a, config);
         b.write_all(&bytes).unwrap();
         drop(b);
         h.join().unwrap()
@@ -290,15 +290,7 @@ fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
     let total = v.unwrap().timings.bytes().1 as usize;
     let (a, b) = UnixStream::pair().unwrap();
     let config = f.config.clone();
-    let holder = std::thread::spawn(move || {
-        run_holder(
-            &mut a.try_clone().unwrap(),
-            &mut &a,
-            &config,
-            "c",
-            ChaCha20Rng::seed_from_u64(1),
-        )
-    });
+    let holder = spawn_holder(a, config);
     let vconfig = VerifierConfig {
         param_sets: vec!["toy".into()],
         allow_insecure: true,
