@@ -100,7 +100,7 @@ pub fn unpack_bits(bytes: &[u8], count: usize) -> Option<Vec<bool>> {
     let bits: Vec<bool> = (0..count)
         .map(|i| bytes[i / 8] >> (i % 8) & 1 == 1)
         .collect();
-    if count % 8 != 0 && bytes[count / 8] >> (count % 8) != 0 {
+    if !count.is_multiple_of(8) && bytes[count / 8] >> (count % 8) != 0 {
         return None;
     }
     Some(bits)
