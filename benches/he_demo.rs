@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use privface::he::{
-    GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser, SessionShape,
-    VerifierKey, best_group_size, plain, reconstruct_score,
+    Dimension, GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser,
+    SessionShape, ShareBits, VectorCount, VerifierKey, best_group_size, plain, reconstruct_score,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -48,7 +48,8 @@ fn main() -> ExitCode {
         .iter()
         .flat_map(|e| quantiser.quantise(e).expect("embedding"))
         .collect();
-    let g = best_group_size(&params, d, n, k).expect("group size");
+    let g =
+        best_group_size(&params, Dimension(d), VectorCount(n), ShareBits(k)).expect("group size");
     let layout = Layout::new(&params, d, g).expect("layout");
     let shape = SessionShape::new(&params, layout, k).expect("shape");
     let gallery =

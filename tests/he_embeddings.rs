@@ -3,8 +3,8 @@
 //! threshold decision with the plaintext computation.
 
 use privface::he::{
-    GalleryMode, HeError, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser,
-    SessionShape, VerifierKey, best_group_size, plain, reconstruct_score,
+    Dimension, GalleryMode, HeError, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser,
+    SessionShape, ShareBits, VectorCount, VerifierKey, best_group_size, plain, reconstruct_score,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -22,7 +22,7 @@ fn run(params: &ParameterSet, d: usize, n: usize, seed: u64) {
         .iter()
         .flat_map(|e| quantiser.quantise(e).unwrap())
         .collect();
-    let g = best_group_size(params, d, n, k).unwrap();
+    let g = best_group_size(params, Dimension(d), VectorCount(n), ShareBits(k)).unwrap();
     let layout = Layout::new(params, d, g).unwrap();
     let shape = SessionShape::new(params, layout, k).unwrap();
     // On-the-fly storage: exercises the per-query transform path across crates.

@@ -8,10 +8,11 @@ use rayon::prelude::*;
 use tfhe::core_crypto::commons::math::random::{RandomGenerator, Seed};
 use tfhe::core_crypto::prelude::{DefaultRandomGenerator, TUniform};
 
+use crate::bits::modulus_mask;
 use crate::error::{HeError, Result};
 use crate::layout::Layout;
 use crate::ntt::{Accumulate, RnsNtt, scatter_tiles};
-use crate::params::{ParameterSet, modulus_mask};
+use crate::params::ParameterSet;
 use crate::quantise::check_quantised;
 use crate::{Query, ResponseBlock, SessionShape};
 
@@ -33,7 +34,7 @@ pub struct PackedGallery {
 
 enum Storage {
     Transformed(Vec<Vec<u64>>),
-    Rows(Vec<i8>),
+    Rows(Arc<[i8]>),
 }
 
 /// How a [`PackedGallery`] is stored.
@@ -46,14 +47,16 @@ pub enum GalleryMode {
 }
 
 impl PackedGallery {
-    /// Packs `rows` (n quantised vectors of dimension d, row-major).
+    /// Packs `rows` (n quantised vectors of dimension d, row-major). The rows are shared, not
+    /// copied: `OnTheFly` keeps a reference, `Pretransformed` reads them once.
     ///
     /// # Errors
     /// [`HeError::WrongDimension`] when `rows` is not a whole number of d-vectors, and
     /// [`HeError::Malformed`] for a −128 component.
-    pub fn new(layout: Layout, rows: Vec<i8>, mode: GalleryMode) -> Result<Self> {
+    pub fn new(layout: Layout, rows: impl Into<Arc<[i8]>>, mode: GalleryMode) -> Result<Self> {
+        let rows: Arc<[i8]> = rows.into();
         let d = layout.dimension();
-        if rows.len() % d != 0 {
+        if !rows.len().is_multiple_of(d) {
             return Err(HeError::WrongDimension {
                 expected: d,
                 actual: rows.len() % d,

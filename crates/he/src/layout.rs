@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{HeError, Result};
 use crate::params::{MAX_EXACT_LOG2, ParameterSet};
+use crate::units::{Dimension, ShareBits, VectorCount};
 
 /// The grouping of one session: dimension d, group size g and ring degree N.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +35,8 @@ impl Layout {
         if dimension == 0 {
             return Err(HeError::InvalidLayout("dimension 0".to_owned()));
         }
-        if !group_size.is_power_of_two() || dimension % group_size != 0 || group_size > n {
+        if !group_size.is_power_of_two() || !dimension.is_multiple_of(group_size) || group_size > n
+        {
             return Err(HeError::InvalidLayout(format!(
                 "group size {group_size} must be a power of two dividing d = {dimension} and at most N = {n}"
             )));
@@ -133,8 +135,8 @@ pub fn group_sizes(params: &ParameterSet, dimension: usize) -> Vec<usize> {
 pub fn session_bytes(
     params: &ParameterSet,
     layout: &Layout,
-    n: usize,
-    share_bits: u32,
+    VectorCount(n): VectorCount,
+    ShareBits(share_bits): ShareBits,
 ) -> Result<(u64, u64)> {
     let chunks = layout.chunk_count();
     let coeff_bytes = params.log_q() as u64 / 8;
@@ -152,9 +154,9 @@ pub fn session_bytes(
 /// g = d (one ciphertext up, one block down).
 pub fn best_group_size(
     params: &ParameterSet,
-    dimension: usize,
-    n: usize,
-    share_bits: u32,
+    Dimension(dimension): Dimension,
+    n: VectorCount,
+    share_bits: ShareBits,
 ) -> Result<usize> {
     let mut best: Option<(u64, usize)> = None;
     for g in group_sizes(params, dimension) {
@@ -201,16 +203,20 @@ mod tests {
     fn best_group_size_trades_upload_for_download() {
         let p = ParameterSet::default_128();
         // 1:1 verification: one vector, so one ciphertext up is best.
-        assert_eq!(best_group_size(&p, 512, 1, 24).unwrap(), 512);
+        assert_eq!(
+            best_group_size(&p, Dimension(512), VectorCount(1), ShareBits(21)).unwrap(),
+            512
+        );
         // Huge galleries: the download dominates, small groups win.
-        let g_big = best_group_size(&p, 512, 10_000_000, 24).unwrap();
+        let g_big =
+            best_group_size(&p, Dimension(512), VectorCount(10_000_000), ShareBits(21)).unwrap();
         assert!(g_big <= 2, "{g_big}");
         // And it really is the minimum over all candidates.
         for n in [1usize, 100, 10_000, 1_000_000] {
-            let g = best_group_size(&p, 512, n, 24).unwrap();
+            let g = best_group_size(&p, Dimension(512), VectorCount(n), ShareBits(21)).unwrap();
             let cost = |g| {
                 let l = Layout::new(&p, 512, g).unwrap();
-                let (u, d) = session_bytes(&p, &l, n, 24).unwrap();
+                let (u, d) = session_bytes(&p, &l, VectorCount(n), ShareBits(21)).unwrap();
                 u + d
             };
             for h in group_sizes(&p, 512) {

@@ -28,6 +28,7 @@
 //! assert_eq!(score, 2 * (1 - 2 + 3 + 4 + 5 + 6 + 7 - 8));
 //! ```
 
+mod bits;
 pub mod error;
 pub mod holder;
 pub mod layout;
@@ -35,6 +36,7 @@ pub mod ntt;
 pub mod params;
 pub mod plain;
 pub mod quantise;
+pub mod units;
 pub mod verifier;
 pub mod wire;
 
@@ -46,10 +48,11 @@ pub use holder::{GalleryMode, HolderBlock, HolderQuery, PackedGallery};
 pub use layout::{Layout, best_group_size, group_sizes, session_bytes};
 pub use params::ParameterSet;
 pub use quantise::{Quantiser, share_bits_for_dimension};
+pub use units::{Dimension, ShareBits, VectorCount};
 pub use verifier::VerifierKey;
 pub use wire::SeededCiphertext;
 
-use params::modulus_mask;
+use bits::modulus_mask;
 
 /// Everything both parties must agree on before a query: parameter set, layout, share width k
 /// and the modulus-switch target b that follows from them.

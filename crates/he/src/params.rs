@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tfhe::core_crypto::prelude::{CiphertextModulusLog, GlweDimension, PolynomialSize};
 
+use crate::bits::modulus_mask;
 use crate::error::{HeError, Result};
 
 /// Largest log2 of an exact product magnitude: the CRT range of the two NTT primes is
@@ -214,15 +215,6 @@ impl ParameterSet {
             "{}: noise {:.3e} does not decrypt {share_bits}-bit shares with {chunks} chunks",
             self.name, total
         )))
-    }
-}
-
-/// All-ones mask of `bits` bits (bits ≤ 128).
-pub(crate) fn modulus_mask(bits: u32) -> u128 {
-    if bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << bits) - 1
     }
 }
 

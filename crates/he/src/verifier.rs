@@ -8,10 +8,11 @@ use tfhe::core_crypto::prelude::{
     allocate_and_generate_new_binary_glwe_secret_key,
 };
 
+use crate::bits::modulus_mask;
 use crate::error::{HeError, Result};
 use crate::layout::Layout;
 use crate::ntt::RnsNtt;
-use crate::params::{ParameterSet, modulus_mask};
+use crate::params::ParameterSet;
 use crate::quantise::check_quantised;
 use crate::wire::{SEED_BYTES, SeededCiphertext};
 use crate::{Query, ResponseBlock, SessionShape};

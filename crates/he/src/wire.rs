@@ -8,8 +8,9 @@
 use aes::Aes128;
 use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
 
+use crate::bits::modulus_mask;
 use crate::error::{HeError, Result};
-use crate::params::{ParameterSet, modulus_mask};
+use crate::params::ParameterSet;
 
 /// Bytes in a mask seed.
 pub const SEED_BYTES: usize = 16;
