@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::error::{ProtocolError, Result};
 use crate::frame::{encode_frame, read_frame};
 use crate::messages::Message;
-use crate::{Phase, PhaseTimings};
+use crate::phase::{Phase, PhaseTiming, PhaseTimings};
 
 /// Frames queued for the writer before the session thread waits.
 const OUTBOX_FRAMES: usize = 16;
@@ -28,8 +28,8 @@ pub trait Session {
     fn receive(&mut self, message: Message) -> Result<Vec<Message>>;
     /// True once nothing more is to be received.
     fn is_finished(&self) -> bool;
-    /// The phase the current state belongs to (negotiate, query, rounds).
-    fn phase(&self) -> &'static str;
+    /// The phase the current state belongs to.
+    fn phase(&self) -> Phase;
     /// The result of a finished session.
     fn outcome(self) -> Result<Self::Outcome>;
 }
@@ -38,14 +38,14 @@ pub trait Session {
 /// phase the session is in after handling the first (its work and its wait).
 struct Clock {
     timings: PhaseTimings,
-    phase: &'static str,
+    phase: Phase,
     since: Instant,
     sent: u64,
     received: u64,
 }
 
 impl Clock {
-    fn new(phase: &'static str) -> Self {
+    fn new(phase: Phase) -> Self {
         Self {
             timings: PhaseTimings::default(),
             phase,
@@ -57,7 +57,7 @@ impl Clock {
 
     /// The message received at `at` moved the session to `phase`: the time from `at` on (the
     /// handling of that message included) belongs to `phase`.
-    fn enter(&mut self, phase: &'static str, at: Instant) {
+    fn enter(&mut self, phase: Phase, at: Instant) {
         if phase != self.phase {
             self.close(at);
             self.phase = phase;
@@ -65,8 +65,8 @@ impl Clock {
     }
 
     fn close(&mut self, at: Instant) {
-        self.timings.phases.push(Phase {
-            name: self.phase,
+        self.timings.phases.push(PhaseTiming {
+            phase: self.phase,
             time: at.saturating_duration_since(self.since),
             sent: self.sent,
             received: self.received,
@@ -143,10 +143,10 @@ where
         };
         let result = run();
         if let Err(e) = &result
-            && let Some(notice) = e.notice()
+            && let Some(code) = e.notice()
         {
             // Best effort: the peer may already be gone.
-            let _ = tx.send(encode_frame(&notice));
+            let _ = tx.send(encode_frame(&Message::Abort(code)));
         }
         drop(tx);
         let written = writing

@@ -1,8 +1,8 @@
-//! The one error type of this crate.
+//! The one error type of this crate, and the peer misbehaviours it names.
 
 use thiserror::Error;
 
-use crate::messages::{AbortCode, Message};
+use crate::abort::AbortCode;
 
 /// What can end a session.
 #[derive(Debug, Error)]
@@ -17,9 +17,9 @@ pub enum ProtocolError {
     /// A frame of another protocol version.
     #[error("peer speaks protocol version {0}")]
     Version(u8),
-    /// A message that does not decode or has the wrong size.
+    /// The peer sent a message that does not decode, has the wrong size or comes out of order.
     #[error("malformed message: {0}")]
-    Malformed(String),
+    Misbehaved(#[from] PeerMisbehaved),
     /// A message the session did not expect in its current state.
     #[error("unexpected {got} while {state}")]
     Unexpected {
@@ -37,6 +37,9 @@ pub enum ProtocolError {
     /// This side refuses the peer's terms.
     #[error("refused: {0}")]
     Refused(String),
+    /// This side's own configuration is unusable (never the peer's doing).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The HE step failed on peer data.
     #[error("HE: {0}")]
     He(#[from] privface_he::HeError),
@@ -54,29 +57,89 @@ pub enum ProtocolError {
     Internal(String),
 }
 
+/// The ways a peer's message can break the protocol, each checked before the message is used.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PeerMisbehaved {
+    /// A frame with no body.
+    #[error("empty frame")]
+    EmptyFrame,
+    /// The body is not the encoding of any message.
+    #[error("undecodable message: {0}")]
+    Undecodable(String),
+    /// Bytes left over after the message or a payload was read.
+    #[error("{count} trailing bytes in {message}")]
+    TrailingBytes {
+        /// The message (or "frame" for the whole body).
+        message: &'static str,
+        /// Bytes left over.
+        count: usize,
+    },
+    /// A payload of another length than the negotiated session fixes.
+    #[error("{message} of {got} bytes where the session fixes {expected}")]
+    WrongLength {
+        /// The message.
+        message: &'static str,
+        /// Its payload's length.
+        got: usize,
+        /// The length the session fixes.
+        expected: usize,
+    },
+    /// A numbered message that is not the one due.
+    #[error("{message} {got} where {due} was due")]
+    OutOfOrder {
+        /// The message.
+        message: &'static str,
+        /// Its number.
+        got: u32,
+        /// The number due.
+        due: u32,
+    },
+    /// A score block that claims another number of scores than the session fixes.
+    #[error("score block {index} with {got} scores where the session fixes {expected}")]
+    WrongCount {
+        /// The block.
+        index: u32,
+        /// Scores it claims.
+        got: u32,
+        /// Scores the session fixes for it.
+        expected: u32,
+    },
+}
+
 impl ProtocolError {
-    /// What the peer is told when this error ends a session: a coarse [`Message::Abort`], or
-    /// nothing when the peer already knows (it aborted or refused, or the transport is gone).
-    pub fn notice(&self) -> Option<Message> {
+    /// What the peer is told when this error ends a session: a coarse code for
+    /// [`crate::Message::Abort`], or nothing when the peer already knows (it aborted or
+    /// refused, or the transport is gone).
+    pub fn notice(&self) -> Option<AbortCode> {
         match self {
             ProtocolError::Io(_) | ProtocolError::Aborted(_) | ProtocolError::Rejected(_) => None,
-            other => Some(Message::Abort(other.abort_code())),
+            other => Some(other.abort_code()),
         }
     }
 
     /// The coarse code the peer is told.
     pub fn abort_code(&self) -> AbortCode {
+        use privface_he::HeError;
         match self {
             ProtocolError::Version(_) => AbortCode::Version,
-            ProtocolError::FrameTooLarge(..) | ProtocolError::Malformed(_) => AbortCode::Malformed,
+            ProtocolError::FrameTooLarge(..) | ProtocolError::Misbehaved(_) => AbortCode::Malformed,
             ProtocolError::Unexpected { .. } => AbortCode::Unexpected,
             ProtocolError::BudgetExhausted(_) => AbortCode::Budget,
-            ProtocolError::He(privface_he::HeError::WrongDimension { .. }) => AbortCode::Dimension,
+            ProtocolError::Refused(_)
+            | ProtocolError::He(HeError::InsecureParameters(_) | HeError::InvalidParameters(_)) => {
+                AbortCode::Parameters
+            }
+            ProtocolError::He(HeError::WrongDimension { .. }) => AbortCode::Dimension,
             ProtocolError::He(_) | ProtocolError::Gc(_) | ProtocolError::Ot(_) => {
                 AbortCode::Malformed
             }
             ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => AbortCode::Timeout,
-            _ => AbortCode::Internal,
+            ProtocolError::Io(_)
+            | ProtocolError::Rejected(_)
+            | ProtocolError::Aborted(_)
+            | ProtocolError::Config(_)
+            | ProtocolError::Internal(_) => AbortCode::Internal,
         }
     }
 }

@@ -27,11 +27,12 @@
 //! let gallery = HolderGallery::new(
 //!     &params, 8, [("alice".to_string(), q.quantise(&alice).unwrap())], GalleryMode::OnTheFly,
 //! ).unwrap();
-//! let config = HolderConfig {
-//!     threshold: q.threshold(0.8), allow_insecure: true, params,
-//!     gallery: Arc::new(gallery), budget: Arc::new(QueryBudget::new(None)),
-//!     batch: 16, round_blocks: 1,
-//! };
+//! let mut config = HolderConfig::new(
+//!     params, Arc::new(gallery), q.threshold(0.8), Arc::new(QueryBudget::new(None)),
+//! );
+//! config.allow_insecure = true;
+//! config.batch = 16;
+//! config.round_blocks = 1;
 //! let mut holder = HolderSession::new(&config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
 //! let vconfig = VerifierConfig {
 //!     param_sets: vec!["toy".into()], allow_insecure: true, ..VerifierConfig::default()
@@ -53,63 +54,43 @@
 //! assert_eq!(verifier.outcome().unwrap().0, Some(true));
 //! ```
 
+mod abort;
+mod budget;
 pub mod driver;
 pub mod error;
 pub mod frame;
+mod gallery;
 pub mod holder;
 pub mod messages;
+mod phase;
 pub mod verifier;
 
 use std::io::{Read, Write};
-use std::time::Duration;
 
 use rand::{CryptoRng, Rng};
 
+pub use abort::AbortCode;
+pub use budget::QueryBudget;
 pub use driver::{Session, drive};
-pub use error::{ProtocolError, Result};
+pub use error::{PeerMisbehaved, ProtocolError, Result};
 pub use frame::{MAX_FRAME, encode_frame, read_frame};
-pub use holder::{
-    HolderConfig, HolderGallery, HolderReport, HolderSession, QueryBudget, padded_count,
-};
-pub use messages::{ALPN, AbortCode, Accept, Hello, Message, Mode, OutputTo, VERSION};
+pub use gallery::{HolderGallery, padded_count};
+pub use holder::{HolderConfig, HolderReport, HolderSession};
+pub use messages::{ALPN, Accept, Hello, Message, Mode, OutputTo, VERSION};
+pub use phase::{Phase, PhaseTiming, PhaseTimings};
 pub use verifier::{VerifierConfig, VerifierSession, VerifyOutcome};
 
 /// Largest comparison batch: a batch's garbled tables must fit one frame.
 pub const MAX_BATCH: usize = 1024;
 
-/// One phase of a session as this side saw it.
-#[derive(Clone, Debug)]
-pub struct Phase {
-    /// Phase name: negotiate, query, rounds.
-    pub name: &'static str,
-    /// Wall time.
-    pub time: Duration,
-    /// Bytes this side sent during the phase (frame headers included).
-    pub sent: u64,
-    /// Bytes this side received during the phase.
-    pub received: u64,
-}
+/// The holder's comparison batch unless configured otherwise (the largest).
+pub const DEFAULT_BATCH: usize = MAX_BATCH;
 
-/// Wall time and bytes per phase of a session.
-#[derive(Clone, Debug, Default)]
-pub struct PhaseTimings {
-    /// The phases in order.
-    pub phases: Vec<Phase>,
-}
+/// Score blocks per round unless configured otherwise.
+pub const DEFAULT_ROUND_BLOCKS: usize = 32;
 
-impl PhaseTimings {
-    /// Total wall time.
-    pub fn total(&self) -> Duration {
-        self.phases.iter().map(|p| p.time).sum()
-    }
-
-    /// Total bytes sent and received.
-    pub fn bytes(&self) -> (u64, u64) {
-        self.phases
-            .iter()
-            .fold((0, 0), |(s, r), p| (s + p.sent, r + p.received))
-    }
-}
+/// Largest round either side accepts, in score blocks.
+pub const MAX_ROUND_BLOCKS: usize = 4096;
 
 fn unexpected(state: &'static str, got: &Message) -> ProtocolError {
     match got {
@@ -118,62 +99,6 @@ fn unexpected(state: &'static str, got: &Message) -> ProtocolError {
             state,
             got: other.kind(),
         },
-    }
-}
-
-impl<R: Rng + CryptoRng> Session for HolderSession<R> {
-    type Outcome = (Option<bool>, usize);
-
-    fn start(&mut self) -> Result<Vec<Message>> {
-        Ok(Vec::new())
-    }
-
-    fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
-        HolderSession::receive(self, message)
-    }
-
-    fn is_finished(&self) -> bool {
-        HolderSession::is_finished(self)
-    }
-
-    fn phase(&self) -> &'static str {
-        match self.state() {
-            "ExpectHello" => "negotiate",
-            "ExpectBaseOtOffer" | "ExpectQueryPart" => "query",
-            _ => "rounds",
-        }
-    }
-
-    fn outcome(self) -> Result<Self::Outcome> {
-        HolderSession::outcome(self)
-    }
-}
-
-impl<R: Rng + CryptoRng> Session for VerifierSession<R> {
-    type Outcome = (Option<bool>, Accept);
-
-    fn start(&mut self) -> Result<Vec<Message>> {
-        VerifierSession::start(self)
-    }
-
-    fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
-        VerifierSession::receive(self, message)
-    }
-
-    fn is_finished(&self) -> bool {
-        VerifierSession::is_finished(self)
-    }
-
-    fn phase(&self) -> &'static str {
-        match self.state() {
-            "Start" | "ExpectAccept" => "negotiate",
-            "ExpectBaseOtReply" => "query",
-            _ => "rounds",
-        }
-    }
-
-    fn outcome(self) -> Result<Self::Outcome> {
-        VerifierSession::outcome(self)
     }
 }
 

@@ -4,9 +4,11 @@
 //! [`Message`]. Decoding consumes the whole frame or fails; every length inside a message is
 //! checked against the negotiated session by the receiving session code.
 
+use privface_ot::BufferChannel;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ProtocolError, Result};
+pub use crate::abort::AbortCode;
+use crate::error::{PeerMisbehaved, ProtocolError, Result};
 
 /// Protocol version carried in every frame (and in the ALPN identifier).
 pub const VERSION: u8 = 1;
@@ -46,30 +48,6 @@ impl OutputTo {
     pub fn holder(self) -> bool {
         matches!(self, OutputTo::Holder | OutputTo::Both)
     }
-}
-
-/// Coarse reasons for refusing or aborting a session; detail stays in the local error and log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum AbortCode {
-    /// Protocol version not supported.
-    Version,
-    /// No acceptable parameter set in common.
-    Parameters,
-    /// Wrong embedding dimension.
-    Dimension,
-    /// Unknown identity in 1:1 mode.
-    UnknownIdentity,
-    /// The client's query budget is used up.
-    Budget,
-    /// A message did not decode or had the wrong size.
-    Malformed,
-    /// A message arrived that the session did not expect now.
-    Unexpected,
-    /// A phase took too long.
-    Timeout,
-    /// The other side failed internally.
-    Internal,
 }
 
 /// The verifier's opening message.
@@ -239,21 +217,28 @@ impl Message {
 
     /// Decodes a frame body, consuming all of it.
     pub fn decode(body: &[u8]) -> Result<Self> {
-        let (&version, rest) = body
-            .split_first()
-            .ok_or(ProtocolError::Malformed("empty frame".into()))?;
+        let (&version, rest) = body.split_first().ok_or(PeerMisbehaved::EmptyFrame)?;
         if version != VERSION {
             return Err(ProtocolError::Version(version));
         }
         let (message, trailing) = postcard::take_from_bytes::<Message>(rest)
-            .map_err(|e| ProtocolError::Malformed(format!("message: {e}")))?;
+            .map_err(|e| PeerMisbehaved::Undecodable(e.to_string()))?;
         if !trailing.is_empty() {
-            return Err(ProtocolError::Malformed(format!(
-                "{} trailing bytes",
-                trailing.len()
-            )));
+            return Err(PeerMisbehaved::TrailingBytes {
+                message: "frame",
+                count: trailing.len(),
+            }
+            .into());
         }
         Ok(message)
+    }
+}
+
+/// Checks that the comparison engine consumed a received payload exactly.
+pub(crate) fn consumed(channel: &BufferChannel, message: &'static str) -> Result<()> {
+    match channel.remaining() {
+        0 => Ok(()),
+        count => Err(PeerMisbehaved::TrailingBytes { message, count }.into()),
     }
 }
 
@@ -285,7 +270,9 @@ mod tests {
         longer.push(0);
         assert!(matches!(
             Message::decode(&longer),
-            Err(ProtocolError::Malformed(_))
+            Err(ProtocolError::Misbehaved(
+                PeerMisbehaved::TrailingBytes { .. }
+            ))
         ));
         let mut other_version = bytes.clone();
         other_version[0] = 2;

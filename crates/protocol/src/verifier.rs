@@ -1,17 +1,21 @@
 //! The verifier's session: sends Hello → ExpectAccept → (sends the base-OT offer and the query)
 //! → ExpectBaseOtReply → rounds of ExpectScores then ExpectTables → ExpectFinish → the bit.
 
+mod terms;
+
 use std::collections::VecDeque;
 
 use privface_gc::{Reveal, ThresholdOrEvaluator, ThresholdSpec};
-use privface_he::{Layout, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey};
+use privface_he::{Quantiser, ResponseBlock, SessionShape, VerifierKey};
 use privface_ot::{BufferChannel, IknpReceiver, IknpSetup};
 use rand::{CryptoRng, Rng};
 
-use crate::error::{ProtocolError, Result};
-use crate::holder::consumed;
-use crate::messages::{Accept, Hello, Message, Mode, OutputTo};
-use crate::{MAX_BATCH, PhaseTimings, unexpected};
+use crate::driver::Session;
+use crate::error::{PeerMisbehaved, ProtocolError, Result};
+use crate::messages::{Accept, Hello, Message, Mode, OutputTo, consumed};
+use crate::phase::{Phase, PhaseTimings};
+use crate::unexpected;
+use terms::check_accept;
 
 /// The verifier's policy.
 #[derive(Clone, Debug)]
@@ -48,45 +52,6 @@ pub struct VerifyOutcome {
     pub accept: Accept,
     /// Per-phase wall time and bytes, as the driver measured them.
     pub timings: PhaseTimings,
-}
-
-fn check_accept(
-    config: &VerifierConfig,
-    accept: &Accept,
-    dimension: usize,
-) -> Result<(ParameterSet, SessionShape)> {
-    let refuse = |why: String| Err(ProtocolError::Refused(why));
-    if !config.param_sets.iter().any(|n| n == &accept.params) {
-        return refuse(format!("holder chose parameter set `{}`", accept.params));
-    }
-    let params = ParameterSet::by_name(&accept.params)?;
-    if params.insecure && !config.allow_insecure {
-        return Err(privface_he::HeError::InsecureParameters(params.name).into());
-    }
-    if accept.dimension as usize != dimension {
-        return refuse(format!("holder uses dimension {}", accept.dimension));
-    }
-    if accept.padded_count == 0 || accept.padded_count > config.max_scores {
-        return refuse(format!("{} scores", accept.padded_count));
-    }
-    if accept.share_bits != Quantiser::with_scale(dimension, accept.quant_scale)?.share_bits() {
-        return refuse(format!("share width {}", accept.share_bits));
-    }
-    if !(1..=MAX_BATCH as u32).contains(&accept.batch) {
-        return refuse(format!("batch size {}", accept.batch));
-    }
-    if !(1..=4096).contains(&accept.round_blocks) {
-        return refuse(format!("round of {} blocks", accept.round_blocks));
-    }
-    let layout = Layout::new(&params, dimension, accept.group_size as usize)?;
-    let shape = SessionShape::new(&params, layout, accept.share_bits)?;
-    if shape.switched_modulus_log != accept.switched_modulus_log {
-        return refuse(format!(
-            "switched modulus 2^{}",
-            accept.switched_modulus_log
-        ));
-    }
-    Ok((params, shape))
 }
 
 /// What the verifier knows once the holder's terms are accepted.
@@ -131,6 +96,33 @@ enum VerifierState {
     Failed,
 }
 
+impl VerifierState {
+    fn name(&self) -> &'static str {
+        match self {
+            VerifierState::Start => "Start",
+            VerifierState::ExpectAccept => "ExpectAccept",
+            VerifierState::ExpectBaseOtReply { .. } => "ExpectBaseOtReply",
+            VerifierState::ExpectScores(_) => "ExpectScores",
+            VerifierState::ExpectTables(_) => "ExpectTables",
+            VerifierState::ExpectFinish(_) => "ExpectFinish",
+            VerifierState::Done { .. } => "Done",
+            VerifierState::Failed => "Failed",
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        match self {
+            VerifierState::Start | VerifierState::ExpectAccept => Phase::Negotiate,
+            VerifierState::ExpectBaseOtReply { .. } => Phase::Query,
+            VerifierState::ExpectScores(_)
+            | VerifierState::ExpectTables(_)
+            | VerifierState::ExpectFinish(_)
+            | VerifierState::Done { .. }
+            | VerifierState::Failed => Phase::Rounds,
+        }
+    }
+}
+
 /// One verifier session as a state machine (see [`crate::HolderSession`]): it produces the
 /// Hello, then consumes the holder's messages one at a time and returns the messages to send.
 pub struct VerifierSession<R: Rng + CryptoRng> {
@@ -155,7 +147,7 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
     ) -> Result<Self> {
         Quantiser::for_dimension(probe.len())?.quantise(probe)?;
         if config.window == 0 {
-            return Err(ProtocolError::Refused("a window of 0 batches".into()));
+            return Err(ProtocolError::Config("a window of 0 batches".into()));
         }
         Ok(Self {
             config,
@@ -170,16 +162,7 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
 
     /// The state's name (the message it expects).
     pub fn state(&self) -> &'static str {
-        match &self.state {
-            VerifierState::Start => "Start",
-            VerifierState::ExpectAccept => "ExpectAccept",
-            VerifierState::ExpectBaseOtReply { .. } => "ExpectBaseOtReply",
-            VerifierState::ExpectScores(_) => "ExpectScores",
-            VerifierState::ExpectTables(_) => "ExpectTables",
-            VerifierState::ExpectFinish(_) => "ExpectFinish",
-            VerifierState::Done { .. } => "Done",
-            VerifierState::Failed => "Failed",
-        }
+        self.state.name()
     }
 
     /// The opening message.
@@ -287,11 +270,21 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                 let (shape, accept) = (&c.terms.shape, &c.terms.accept);
                 let cap = shape.layout.block_capacity();
                 let expected = cap.min(accept.padded_count as usize - c.block * cap);
-                if index as usize != c.block || count as usize != expected {
-                    return Err(ProtocolError::Malformed(format!(
-                        "score block {index} with {count} scores where block {} with {expected} was due",
-                        c.block
-                    )));
+                if index as usize != c.block {
+                    return Err(PeerMisbehaved::OutOfOrder {
+                        message: "score block",
+                        got: index,
+                        due: c.block as u32,
+                    }
+                    .into());
+                }
+                if count as usize != expected {
+                    return Err(PeerMisbehaved::WrongCount {
+                        index,
+                        got: count,
+                        expected: expected as u32,
+                    }
+                    .into());
                 }
                 let block = ResponseBlock::decode(shape, expected, &bytes)?;
                 let shares = c.terms.key.decrypt_block(shape, &block, expected)?;
@@ -320,10 +313,12 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                     return Err(unexpected("ExpectTables", &message));
                 };
                 if batch != c.absorbed {
-                    return Err(ProtocolError::Malformed(format!(
-                        "tables of batch {batch} where {} was due",
-                        c.absorbed
-                    )));
+                    return Err(PeerMisbehaved::OutOfOrder {
+                        message: "tables of batch",
+                        got: batch,
+                        due: c.absorbed,
+                    }
+                    .into());
                 }
                 c.evaluator.channel().put(bytes);
                 c.evaluator.absorb()?;
@@ -362,7 +357,7 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                     out,
                 ))
             }
-            VerifierState::Done { .. } => Err(unexpected("Finished", &message)),
+            VerifierState::Done { .. } => Err(unexpected("Done", &message)),
             VerifierState::Failed => Err(ProtocolError::Internal(
                 "message after the session failed".into(),
             )),
@@ -421,5 +416,29 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
             batch,
             bytes: c.evaluator.channel().take_outgoing(),
         })
+    }
+}
+
+impl<R: Rng + CryptoRng> Session for VerifierSession<R> {
+    type Outcome = (Option<bool>, Accept);
+
+    fn start(&mut self) -> Result<Vec<Message>> {
+        VerifierSession::start(self)
+    }
+
+    fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
+        VerifierSession::receive(self, message)
+    }
+
+    fn is_finished(&self) -> bool {
+        VerifierSession::is_finished(self)
+    }
+
+    fn phase(&self) -> Phase {
+        self.state.phase()
+    }
+
+    fn outcome(self) -> Result<Self::Outcome> {
+        VerifierSession::outcome(self)
     }
 }

@@ -242,7 +242,7 @@ fn out_of_order_oversized_and_foreign_frames_are_errors() {
     // Garbage.
     assert!(matches!(
         run(vec![3, 0, 0, 0, 1, 200, 200]),
-        Err(ProtocolError::Malformed(_))
+        Err(ProtocolError::Misbehaved(_))
     ));
     // The holder still serves a correct session afterwards.
     let (v, _) = session(

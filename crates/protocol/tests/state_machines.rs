@@ -257,7 +257,7 @@ fn comparison_messages_of_the_wrong_size_are_malformed() {
             assert!(
                 matches!(
                     err,
-                    ProtocolError::Malformed(_) | ProtocolError::Ot(_) | ProtocolError::Gc(_)
+                    ProtocolError::Misbehaved(_) | ProtocolError::Ot(_) | ProtocolError::Gc(_)
                 ),
                 "{kind} {delta}: {err:?}"
             );
@@ -315,7 +315,7 @@ fn messages_out_of_order_name_the_state_that_refused_them() {
             matches!(err, ProtocolError::Unexpected { state: s, got: "OtExtension" } if s == state),
             "{err:?}"
         );
-        assert_eq!(err.notice(), Some(Message::Abort(AbortCode::Unexpected)));
+        assert_eq!(err.notice(), Some(AbortCode::Unexpected));
     }
     // A batch out of order, and a peer's abort.
     let (mut holder, _, m) = until(&f, "OtExtension", true);
@@ -324,7 +324,7 @@ fn messages_out_of_order_name_the_state_that_refused_them() {
     };
     assert!(matches!(
         holder.receive(Message::OtExtension { batch: 1, bytes }),
-        Err(ProtocolError::Malformed(_))
+        Err(ProtocolError::Misbehaved(_))
     ));
     let (_, mut verifier, _) = until(&f, "Tables", false);
     let err = verifier

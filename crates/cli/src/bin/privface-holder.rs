@@ -192,15 +192,14 @@ fn main() -> Result<()> {
                 &std::fs::read(&cert)?,
                 &std::fs::read(&key)?,
             )?;
-            let config = Arc::new(HolderConfig {
-                threshold: gallery.quantiser().threshold(threshold),
-                allow_insecure: insecure_toy_params,
+            let mut config = HolderConfig::new(
                 params,
-                gallery: gallery.clone(),
-                budget: Arc::new(QueryBudget::new(budget)),
-                batch: 1024,
-                round_blocks: 32,
-            });
+                gallery.clone(),
+                gallery.quantiser().threshold(threshold),
+                Arc::new(QueryBudget::new(budget)),
+            );
+            config.allow_insecure = insecure_toy_params;
+            let config = Arc::new(config);
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen).await?;

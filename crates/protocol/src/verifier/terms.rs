@@ -1,0 +1,53 @@
+//! The checks a verifier makes on the holder's terms (spec §9.3, Accept) before it encrypts
+//! anything: every field the holder chose must be one the verifier's policy allows and every
+//! derived field (share width, switched modulus) must be the one the parameters imply.
+
+use privface_he::{Layout, ParameterSet, Quantiser, SessionShape};
+
+use super::VerifierConfig;
+use crate::error::{ProtocolError, Result};
+use crate::messages::Accept;
+use crate::{MAX_BATCH, MAX_ROUND_BLOCKS};
+
+/// The parameter set and session shape of acceptable terms, or why they are refused.
+pub(super) fn check_accept(
+    config: &VerifierConfig,
+    accept: &Accept,
+    dimension: usize,
+) -> Result<(ParameterSet, SessionShape)> {
+    let refuse = |why: String| Err(ProtocolError::Refused(why));
+    if !config.param_sets.iter().any(|n| n == &accept.params) {
+        return refuse(format!("holder chose parameter set `{}`", accept.params));
+    }
+    let params = ParameterSet::by_name(&accept.params)?;
+    if params.insecure && !config.allow_insecure {
+        return Err(privface_he::HeError::InsecureParameters(params.name).into());
+    }
+    if accept.dimension as usize != dimension {
+        return refuse(format!(
+            "holder uses dimension {} but the probe has dimension {dimension}",
+            accept.dimension
+        ));
+    }
+    if accept.padded_count == 0 || accept.padded_count > config.max_scores {
+        return refuse(format!("{} scores", accept.padded_count));
+    }
+    if accept.share_bits != Quantiser::with_scale(dimension, accept.quant_scale)?.share_bits() {
+        return refuse(format!("share width {}", accept.share_bits));
+    }
+    if !(1..=MAX_BATCH as u32).contains(&accept.batch) {
+        return refuse(format!("batch size {}", accept.batch));
+    }
+    if !(1..=MAX_ROUND_BLOCKS as u32).contains(&accept.round_blocks) {
+        return refuse(format!("round of {} blocks", accept.round_blocks));
+    }
+    let layout = Layout::new(&params, dimension, accept.group_size as usize)?;
+    let shape = SessionShape::new(&params, layout, accept.share_bits)?;
+    if shape.switched_modulus_log != accept.switched_modulus_log {
+        return refuse(format!(
+            "switched modulus 2^{}",
+            accept.switched_modulus_log
+        ));
+    }
+    Ok((params, shape))
+}
