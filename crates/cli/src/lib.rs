@@ -25,8 +25,8 @@ pub fn parameter_set(name: &str, insecure_ok: bool) -> Result<ParameterSet> {
 /// Loads the SQLite gallery and packs it for serving (with a progress spinner on a terminal).
 pub fn load_gallery(db: &Path, params: &ParameterSet) -> Result<Arc<HolderGallery>> {
     let g = Gallery::open(db).with_context(|| format!("opening gallery {}", db.display()))?;
-    let entries = g.load_quantised()?;
-    let n = entries.len();
+    let rows = g.load_quantised()?;
+    let n = rows.len();
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_message(format!("packing {n} identities into the NTT domain"));
@@ -35,7 +35,13 @@ pub fn load_gallery(db: &Path, params: &ParameterSet) -> Result<Arc<HolderGaller
     } else {
         None
     };
-    let packed = HolderGallery::new(params, g.dimension(), entries, GalleryMode::Pretransformed)?;
+    let packed = HolderGallery::from_rows(
+        params,
+        rows.dimension,
+        rows.ids,
+        rows.rows,
+        GalleryMode::Pretransformed,
+    )?;
     if let Some(b) = bar {
         b.finish_with_message(format!("packed {n} identities"));
     }
@@ -98,7 +104,7 @@ pub fn phases_json(timings: &privface_protocol::PhaseTimings) -> serde_json::Val
     timings
         .phases
         .iter()
-        .map(|p| serde_json::json!({"phase": p.name, "ms": p.time.as_secs_f64() * 1e3, "sent": p.sent, "received": p.received}))
+        .map(|p| serde_json::json!({"phase": p.phase.name(), "ms": p.time.as_secs_f64() * 1e3, "sent": p.sent, "received": p.received}))
         .collect()
 }
 
@@ -125,5 +131,3 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .try_init();
 }
-
-pub mod vectors;
