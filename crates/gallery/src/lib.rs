@@ -27,27 +27,27 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub enum GalleryError {
     /// SQLite failed.
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     /// Reading an import file failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}: {error}")]
     Read {
         /// File.
         path: String,
         /// Cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The gallery's dimension has no quantiser.
     #[error("unsupported dimension: {0}")]
     Dimension(HeError),
     /// An embedding is invalid.
-    #[error("identity `{id}`{}: {source}", import_position(*.record))]
+    #[error("identity `{id}`{}: {error}", import_position(*.record))]
     Embedding {
         /// 1-based record number in the import (0 for a single enrolment).
         record: usize,
         /// Identity.
         id: String,
         /// What is wrong.
-        source: HeError,
+        error: HeError,
     },
     /// An import file is not in the expected format.
     #[error("{path}: {reason}")]
@@ -93,6 +93,14 @@ fn import_position(record: usize) -> String {
         String::new()
     } else {
         format!(" (record {record} of the import)")
+    }
+}
+
+// Not `#[from]`: each message includes the wrapped error, so no variant repeats it as its
+// `source()` (a chain printed with `{:#}` says everything once).
+impl From<rusqlite::Error> for GalleryError {
+    fn from(e: rusqlite::Error) -> Self {
+        GalleryError::Db(e)
     }
 }
 
@@ -279,10 +287,10 @@ impl Gallery {
     ) -> Result<()> {
         let x = q
             .quantise(&r.embedding)
-            .map_err(|source| GalleryError::Embedding {
+            .map_err(|error| GalleryError::Embedding {
                 record,
                 id: r.id.clone(),
-                source,
+                error,
             })?;
         let bytes: Vec<u8> = x.iter().map(|&v| v as u8).collect();
         let n = tx.execute(

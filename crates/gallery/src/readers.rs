@@ -7,9 +7,9 @@ use std::path::Path;
 use crate::{GalleryError, Record, Result};
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| GalleryError::Read {
+    std::fs::read(path).map_err(|error| GalleryError::Read {
         path: path.display().to_string(),
-        source,
+        error,
     })
 }
 

@@ -25,3 +25,26 @@ pub enum AbortCode {
     /// The other side failed internally.
     Internal,
 }
+
+impl AbortCode {
+    /// What the code tells the peer, in words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            AbortCode::Version => "protocol version not supported",
+            AbortCode::Parameters => "no acceptable parameter set or terms in common",
+            AbortCode::Dimension => "the gallery's embedding dimension is not the probe's",
+            AbortCode::UnknownIdentity => "the claimed identity is not enrolled",
+            AbortCode::Budget => "the client's query budget is used up",
+            AbortCode::Malformed => "a message did not decode or had the wrong size",
+            AbortCode::Unexpected => "a message arrived out of turn",
+            AbortCode::Timeout => "a phase took too long",
+            AbortCode::Internal => "the peer failed internally",
+        }
+    }
+}
+
+impl std::fmt::Display for AbortCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?} ({})", self.meaning())
+    }
+}

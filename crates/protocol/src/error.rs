@@ -5,12 +5,15 @@ use thiserror::Error;
 use crate::abort::AbortCode;
 
 /// What can end a session.
+///
+/// Each variant's message includes the message of the error it wraps, so none of them reports
+/// that error again as its `source()` (a chain printed with `{:#}` says everything once).
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// The transport failed (peer gone, timeout, TLS error).
     #[error("transport: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// A frame longer than the negotiated maximum.
     #[error("frame of {0} bytes exceeds the maximum of {1}")]
     FrameTooLarge(usize, usize),
@@ -19,7 +22,7 @@ pub enum ProtocolError {
     Version(u8),
     /// The peer sent a message that does not decode, has the wrong size or comes out of order.
     #[error("malformed message: {0}")]
-    Misbehaved(#[from] PeerMisbehaved),
+    Misbehaved(PeerMisbehaved),
     /// A message the session did not expect in its current state.
     #[error("unexpected {got} while {state}")]
     Unexpected {
@@ -29,10 +32,10 @@ pub enum ProtocolError {
         got: &'static str,
     },
     /// The peer refused the session.
-    #[error("holder refused the session: {0:?}")]
+    #[error("holder refused the session: {0}")]
     Rejected(AbortCode),
     /// The peer aborted the session.
-    #[error("peer aborted the session: {0:?}")]
+    #[error("peer aborted the session: {0}")]
     Aborted(AbortCode),
     /// This side refuses the peer's terms.
     #[error("refused: {0}")]
@@ -42,13 +45,13 @@ pub enum ProtocolError {
     Config(String),
     /// The HE step failed on peer data.
     #[error("HE: {0}")]
-    He(#[from] privface_he::HeError),
+    He(privface_he::HeError),
     /// The comparison failed.
     #[error("comparison: {0}")]
-    Gc(#[from] privface_gc::GcError),
+    Gc(privface_gc::GcError),
     /// OT failed.
     #[error("OT: {0}")]
-    Ot(#[from] privface_ot::OtError),
+    Ot(privface_ot::OtError),
     /// The query budget of this client is used up.
     #[error("query budget of `{0}` is used up")]
     BudgetExhausted(String),
@@ -106,6 +109,24 @@ pub enum PeerMisbehaved {
         expected: u32,
     },
 }
+
+macro_rules! wraps {
+    ($($variant:ident($inner:ty)),* $(,)?) => {
+        $(impl From<$inner> for ProtocolError {
+            fn from(e: $inner) -> Self {
+                ProtocolError::$variant(e)
+            }
+        })*
+    };
+}
+
+wraps!(
+    Io(std::io::Error),
+    Misbehaved(PeerMisbehaved),
+    He(privface_he::HeError),
+    Gc(privface_gc::GcError),
+    Ot(privface_ot::OtError),
+);
 
 impl ProtocolError {
     /// What the peer is told when this error ends a session: a coarse code for
