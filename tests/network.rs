@@ -5,13 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use privface::he::{GalleryMode, ParameterSet, Quantiser};
-use privface::net::{NetError, Timeouts, client_tls, pki, serve, server_tls, verify};
-use privface::protocol::{
-    AbortCode, HolderConfig, HolderGallery, Message, Mode, OutputTo, ProtocolError, QueryBudget,
-    VerifierConfig,
+use privface::he::ParameterSet;
+use privface::net::{
+    NetError, ServeOptions, Timeouts, VerifyRequest, client_tls, pki, serve, server_tls, verify,
 };
-use rand::{Rng, SeedableRng};
+use privface::protocol::{
+    AbortCode, Message, Mode, OutputTo, ProtocolError, VerifierConfig, VerifierSession,
+    encode_frame,
+};
+use privface_testkit::{Fixture, embedding};
+use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,34 +22,24 @@ use tokio::net::{TcpListener, TcpStream};
 struct Holder {
     addr: std::net::SocketAddr,
     pki: Arc<pki::DemoPki>,
-    embeddings: Vec<Vec<f32>>,
-    params: ParameterSet,
+    fixture: Fixture,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-fn embedding(rng: &mut ChaCha20Rng, d: usize) -> Vec<f32> {
-    (0..d).map(|_| rng.random::<f32>() - 0.5).collect()
-}
-
-async fn start_holder(params: ParameterSet, d: usize, n: usize, budget: Option<u32>) -> Holder {
+/// A holder serving a fixture gallery on 127.0.0.1:0 with at most `max_connections` at once.
+async fn start_holder(
+    params: ParameterSet,
+    d: usize,
+    n: usize,
+    budget: Option<u32>,
+    max_connections: usize,
+) -> Holder {
     let pki = Arc::new(pki::mint(&["localhost"], "gate-1").unwrap());
-    let mut rng = ChaCha20Rng::seed_from_u64(n as u64);
-    let q = Quantiser::for_dimension(d).unwrap();
-    let embeddings: Vec<Vec<f32>> = (0..n).map(|_| embedding(&mut rng, d)).collect();
-    let entries = embeddings
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (format!("id{i}"), q.quantise(e).unwrap()));
-    let gallery = HolderGallery::new(&params, d, entries, GalleryMode::Pretransformed).unwrap();
-    let config = Arc::new(HolderConfig {
-        threshold: q.threshold(0.8),
-        allow_insecure: params.insecure,
-        params: params.clone(),
-        gallery: Arc::new(gallery),
-        budget: Arc::new(QueryBudget::new(budget)),
-        batch: 256,
-        round_blocks: 2,
-    });
+    let fixture = Fixture::builder(params, d, n)
+        .budget(budget)
+        .batch(256)
+        .round_blocks(2)
+        .build();
     let tls = server_tls(
         pki.ca_cert.as_bytes(),
         pki.holder_cert.as_bytes(),
@@ -56,65 +49,91 @@ async fn start_holder(params: ParameterSet, d: usize, n: usize, budget: Option<u
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let timeouts = Timeouts {
-        handshake: Duration::from_secs(5),
-        io: Duration::from_secs(20),
+    let options = ServeOptions {
+        timeouts: IO_TIMEOUTS,
+        max_connections,
+        shutdown_grace: Duration::from_secs(1),
     };
-    tokio::spawn(serve(listener, tls, config, timeouts, 32, async move {
+    let config = fixture.config.clone();
+    tokio::spawn(serve(listener, tls, config, options, async move {
         let _ = stopped.await;
     }));
     Holder {
         addr,
         pki,
-        embeddings,
-        params,
+        fixture,
         _stop: stop,
     }
 }
 
+/// The holder's timeouts: a peer that vanishes must be noticed long before the I/O timeout.
+const IO_TIMEOUTS: Timeouts = Timeouts {
+    handshake: Duration::from_secs(5),
+    io: Duration::from_secs(20),
+};
+
 impl Holder {
-    async fn query(&self, probe: Vec<f32>, mode: Mode) -> Result<Option<bool>, NetError> {
-        let tls = client_tls(
+    fn client_tls(&self) -> Arc<rustls::ClientConfig> {
+        client_tls(
             self.pki.ca_cert.as_bytes(),
             self.pki.verifier_cert.as_bytes(),
             self.pki.verifier_key.as_bytes(),
         )
-        .unwrap();
-        let config = VerifierConfig {
-            param_sets: vec![self.params.name.clone()],
-            allow_insecure: self.params.insecure,
-            ..VerifierConfig::default()
-        };
-        let tcp = TcpStream::connect(self.addr).await?;
-        let out = verify(
-            tcp,
-            tls,
-            "localhost",
-            config,
+        .unwrap()
+    }
+
+    fn request(&self, probe: Vec<f32>, mode: Mode) -> VerifyRequest {
+        VerifyRequest {
+            server_name: "localhost".into(),
+            config: self.fixture.verifier_config(),
             probe,
             mode,
-            OutputTo::Verifier,
-            Timeouts::default(),
-        )
-        .await?;
+            output: OutputTo::Verifier,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    async fn query(&self, probe: Vec<f32>, mode: Mode) -> Result<Option<bool>, NetError> {
+        let tcp = TcpStream::connect(self.addr).await?;
+        let out = verify(tcp, self.client_tls(), self.request(probe, mode)).await?;
         Ok(out.bit)
     }
 
     fn genuine(&self, i: usize) -> Vec<f32> {
-        self.embeddings[i]
-            .iter()
-            .enumerate()
-            .map(|(j, v)| v + if j % 5 == 0 { 0.01 } else { 0.0 })
-            .collect()
+        self.fixture.genuine(i)
     }
 
+    /// A genuine query answers correctly within 10 s (half the I/O timeout: a holder that
+    /// still waits on a vanished peer's slot fails this).
     async fn check_still_serving(&self) {
-        let i = self.embeddings.len() / 2;
-        assert_eq!(
-            self.query(self.genuine(i), Mode::Identify).await.unwrap(),
-            Some(true)
-        );
+        let i = self.fixture.embeddings.len() / 2;
+        let bit = tokio::time::timeout(
+            Duration::from_secs(10),
+            self.query(self.genuine(i), Mode::Identify),
+        )
+        .await
+        .expect("the holder answers within 10 s");
+        assert_eq!(bit.unwrap(), Some(true));
     }
+
+    /// An authenticated TLS connection with ALPN privface/1, for hand-made frames.
+    async fn raw_tls(&self) -> tokio_rustls::client::TlsStream<TcpStream> {
+        let tcp = TcpStream::connect(self.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        tokio_rustls::TlsConnector::from(self.client_tls())
+            .connect(name, tcp)
+            .await
+            .unwrap()
+    }
+}
+
+/// Reads one frame and decodes it.
+async fn read_message(s: &mut (impl AsyncReadExt + Unpin)) -> Message {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await.unwrap();
+    let mut body = vec![0u8; u32::from_le_bytes(len) as usize];
+    s.read_exact(&mut body).await.unwrap();
+    Message::decode(&body).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +141,7 @@ async fn identification_and_verification_over_tls_for_several_gallery_sizes() {
     let toy = ParameterSet::toy();
     // Toy layout at d = 128: the byte-optimal g gives blocks of a few hundred vectors.
     for n in [1usize, 7, 255, 256, 257, 3000] {
-        let h = start_holder(toy.clone(), 128, n, None).await;
+        let h = start_holder(toy.clone(), 128, n, None, 32).await;
         let impostor = embedding(&mut ChaCha20Rng::seed_from_u64(999), 128);
         let last = n - 1;
         assert_eq!(
@@ -145,7 +164,7 @@ async fn identification_and_verification_over_tls_for_several_gallery_sizes() {
         assert_eq!(h.query(impostor, claim).await.unwrap(), Some(false));
     }
     // The real parameter set, once.
-    let h = start_holder(ParameterSet::default_128(), 512, 500, None).await;
+    let h = start_holder(ParameterSet::default_128(), 512, 500, None, 32).await;
     assert_eq!(
         h.query(h.genuine(17), Mode::Identify).await.unwrap(),
         Some(true)
@@ -176,7 +195,7 @@ async fn identification_and_verification_over_tls_for_several_gallery_sizes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_clients_get_clear_errors_and_the_holder_keeps_serving() {
-    let h = start_holder(ParameterSet::toy(), 64, 50, None).await;
+    let h = start_holder(ParameterSet::toy(), 64, 50, None, 32).await;
 
     // 1. A client certificate from another CA.
     let other = pki::mint(&["localhost"], "intruder").unwrap();
@@ -186,23 +205,8 @@ async fn bad_clients_get_clear_errors_and_the_holder_keeps_serving() {
         other.verifier_key.as_bytes(),
     )
     .unwrap();
-    let config = VerifierConfig {
-        param_sets: vec!["toy".into()],
-        allow_insecure: true,
-        ..VerifierConfig::default()
-    };
     let tcp = TcpStream::connect(h.addr).await.unwrap();
-    let r = verify(
-        tcp,
-        tls,
-        "localhost",
-        config.clone(),
-        h.genuine(1),
-        Mode::Identify,
-        OutputTo::Verifier,
-        Timeouts::default(),
-    )
-    .await;
+    let r = verify(tcp, tls, h.request(h.genuine(1), Mode::Identify)).await;
     assert!(
         matches!(
             r,
@@ -212,53 +216,71 @@ async fn bad_clients_get_clear_errors_and_the_holder_keeps_serving() {
     );
     h.check_still_serving().await;
 
-    // 2. No client certificate at all / a wrong ALPN.
+    // 2. No client certificate (right ALPN); then a valid certificate with no ALPN or another
+    //    one. Each sends a valid Hello and must get no Accept: the connection just closes.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls::pki_types::pem::PemObject::pem_slice_iter(h.pki.ca_cert.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
-    for alpn in [b"privface/1".to_vec(), b"http/1.1".to_vec()] {
-        let mut cc = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let builder = || {
+        rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .unwrap()
             .with_root_certificates(roots.clone())
-            .with_no_client_auth();
-        cc.alpn_protocols = vec![alpn];
+    };
+    let with_cert = || {
+        let certs =
+            rustls::pki_types::pem::PemObject::pem_slice_iter(h.pki.verifier_cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+        let key = rustls::pki_types::pem::PemObject::from_pem_slice(h.pki.verifier_key.as_bytes())
+            .unwrap();
+        builder().with_client_auth_cert(certs, key).unwrap()
+    };
+    let mut anonymous = builder().with_no_client_auth();
+    anonymous.alpn_protocols = vec![b"privface/1".to_vec()];
+    let no_alpn = with_cert();
+    let mut http = with_cert();
+    http.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let hello = encode_frame(&Message::Hello(privface::protocol::Hello {
+        param_sets: vec!["toy".into()],
+        dimension: 64,
+        mode: Mode::Identify,
+        output: OutputTo::Verifier,
+    }));
+    for (what, cc) in [
+        ("no client certificate", anonymous),
+        ("no ALPN", no_alpn),
+        ("ALPN http/1.1", http),
+    ] {
         let tcp = TcpStream::connect(h.addr).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let res = tokio_rustls::TlsConnector::from(Arc::new(cc))
             .connect(name, tcp)
             .await;
-        // TLS 1.3 client auth failures surface on first read.
+        // TLS 1.3 client-auth and ALPN refusals may surface only on the first read.
         if let Ok(mut s) = res {
-            let _ = s.write_all(&[0, 0, 0, 0]).await;
-            let mut buf = [0u8; 1];
-            assert!(matches!(s.read(&mut buf).await, Err(_) | Ok(0)));
+            let _ = s.write_all(&hello).await;
+            let _ = s.flush().await;
+            let mut reply = Vec::new();
+            let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut reply))
+                .await
+                .expect("the holder closes the connection");
+            assert!(
+                read.is_err() || reply.is_empty(),
+                "{what}: the holder answered {} bytes",
+                reply.len()
+            );
         }
     }
     h.check_still_serving().await;
 
     // 3. A mismatched parameter set.
-    let tls = client_tls(
-        h.pki.ca_cert.as_bytes(),
-        h.pki.verifier_cert.as_bytes(),
-        h.pki.verifier_key.as_bytes(),
-    )
-    .unwrap();
     let tcp = TcpStream::connect(h.addr).await.unwrap();
-    let default_only = VerifierConfig::default();
-    let r = verify(
-        tcp,
-        tls.clone(),
-        "localhost",
-        default_only,
-        h.genuine(1),
-        Mode::Identify,
-        OutputTo::Verifier,
-        Timeouts::default(),
-    )
-    .await;
+    let mut request = h.request(h.genuine(1), Mode::Identify);
+    request.config = VerifierConfig::default();
+    let r = verify(tcp, h.client_tls(), request).await;
     assert!(
         matches!(
             r,
@@ -287,15 +309,9 @@ async fn bad_clients_get_clear_errors_and_the_holder_keeps_serving() {
     // 5. Raw frames over an authenticated TLS connection: oversized, out of order, and a peer
     //    that disconnects in the middle of the garbling.
     let raw = |bytes: Vec<u8>| {
-        let tls = tls.clone();
-        let addr = h.addr;
+        let h = &h;
         async move {
-            let tcp = TcpStream::connect(addr).await.unwrap();
-            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-            let mut s = tokio_rustls::TlsConnector::from(tls)
-                .connect(name, tcp)
-                .await
-                .unwrap();
+            let mut s = h.raw_tls().await;
             s.write_all(&bytes).await.unwrap();
             s.flush().await.unwrap();
             let mut reply = Vec::new();
@@ -334,38 +350,42 @@ async fn bad_clients_get_clear_errors_and_the_holder_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_vanishing_mid_garbling_does_not_disturb_the_holder() {
-    let h = start_holder(ParameterSet::toy(), 64, 2000, None).await;
-    // Start a session and drop it after the scores have started to flow.
-    let tls = client_tls(
-        h.pki.ca_cert.as_bytes(),
-        h.pki.verifier_cert.as_bytes(),
-        h.pki.verifier_key.as_bytes(),
-    )
-    .unwrap();
-    let tcp = TcpStream::connect(h.addr).await.unwrap();
-    let config = VerifierConfig {
-        param_sets: vec!["toy".into()],
-        allow_insecure: true,
-        ..VerifierConfig::default()
-    };
-    let session = tokio::spawn(verify(
-        tcp,
-        tls,
-        "localhost",
-        config,
-        h.genuine(3),
+    // One connection at a time: the vanished session's slot must come back promptly.
+    let h = start_holder(ParameterSet::toy(), 64, 2000, None, 1).await;
+    let mut s = h.raw_tls().await;
+    let mut session = VerifierSession::new(
+        h.fixture.verifier_config(),
+        &h.genuine(3),
         Mode::Identify,
         OutputTo::Verifier,
-        Timeouts::default(),
-    ));
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    session.abort();
+        ChaCha20Rng::seed_from_u64(5),
+    )
+    .unwrap();
+    let mut outgoing = session.start().unwrap();
+    let mut seen = Vec::new();
+    // Play the verifier until the first garbled tables arrive, then vanish without a word.
+    loop {
+        for m in outgoing.drain(..) {
+            s.write_all(&encode_frame(&m)).await.unwrap();
+        }
+        s.flush().await.unwrap();
+        let m = read_message(&mut s).await;
+        seen.push(m.kind());
+        if m.kind() == "Tables" {
+            break;
+        }
+        outgoing = session.receive(m).unwrap();
+    }
+    assert!(!session.is_finished(), "the comparison was under way");
+    assert!(seen.contains(&"Scores"), "{seen:?}");
+    drop(s);
+    drop(session);
     h.check_still_serving().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_verifiers_all_get_the_right_bit() {
-    let h = Arc::new(start_holder(ParameterSet::toy(), 64, 300, None).await);
+    let h = Arc::new(start_holder(ParameterSet::toy(), 64, 300, None, 32).await);
     let mut tasks = Vec::new();
     for i in 0..16 {
         let h = h.clone();
@@ -389,7 +409,7 @@ async fn sixteen_concurrent_verifiers_all_get_the_right_bit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_budget_is_enforced_per_client_certificate() {
-    let h = start_holder(ParameterSet::toy(), 64, 10, Some(2)).await;
+    let h = start_holder(ParameterSet::toy(), 64, 10, Some(2), 32).await;
     h.query(h.genuine(1), Mode::Identify).await.unwrap();
     h.query(h.genuine(1), Mode::Identify).await.unwrap();
     let r = h.query(h.genuine(1), Mode::Identify).await;

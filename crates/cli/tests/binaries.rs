@@ -115,8 +115,8 @@ fn holder_and_verifier_binaries_end_to_end() {
     let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(line.contains("serving 19 identities"), "{line}");
 
-    let verify = |probe: Vec<f32>, extra: &[&str]| {
-        std::fs::write(d.join("probe.json"), format!("{probe:?}")).unwrap();
+    let verify_json = |probe: String, extra: &[&str]| {
+        std::fs::write(d.join("probe.json"), probe).unwrap();
         let mut args = vec![
             "verify",
             "--probe",
@@ -140,6 +140,7 @@ fn holder_and_verifier_binaries_end_to_end() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         run(VERIFIER, &refs)
     };
+    let verify = |probe: Vec<f32>, extra: &[&str]| verify_json(format!("{probe:?}"), extra);
     let (code, out, err) = verify(vector(7, dim), &[]);
     assert_eq!((code, out.trim()), (0, "match"), "{err}");
     assert_eq!(verify(vector(1000, dim), &[]).0, 1);
@@ -160,7 +161,20 @@ fn holder_and_verifier_binaries_end_to_end() {
     let (code, _, err) = verify(vector(7, dim), &["--identity", "nobody"]);
     assert_eq!(code, 2);
     assert!(err.contains("UnknownIdentity"), "{err}");
-    assert_eq!(verify(vector(7, 16), &[]).0, 2);
+    let (code, _, err) = verify(vector(7, 16), &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("probe of dimension 16") && err.contains("not the probe's"),
+        "{err}"
+    );
+    // 1e39 overflows f32: refused before anything is sent, and said once.
+    let rest: String = vector(7, dim)[1..]
+        .iter()
+        .map(|x| format!(", {x:?}"))
+        .collect();
+    let (code, _, err) = verify_json(format!("[1e39{rest}]"), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("not finite").count(), 1, "{err}");
     let (code, _, _) = run(
         VERIFIER,
         &[

@@ -8,31 +8,26 @@
 //! sessions (one failing session never disturbs another); [`verify`] runs one verifier session.
 //! The binaries, the demo and the tests all call these two functions.
 
+mod client;
 pub mod pki;
+mod server;
 
-use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use privface_protocol::{
-    ALPN, HolderConfig, Mode, OutputTo, ProtocolError, VerifierConfig, VerifyOutcome, run_holder,
-    run_verifier,
-};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use privface_protocol::{ALPN, ProtocolError};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::io::{ReadHalf, WriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_util::io::SyncIoBridge;
+
+pub use client::{VerifyRequest, verify};
+pub use server::{ServeOptions, client_identity, serve};
 
 /// Transport errors.
 #[derive(Debug, Error)]
@@ -40,7 +35,7 @@ use tokio_util::io::SyncIoBridge;
 pub enum NetError {
     /// Socket or TLS failure.
     #[error("I/O: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// Certificates, keys or TLS configuration.
     #[error("TLS setup: {0}")]
     Tls(String),
@@ -53,6 +48,13 @@ pub enum NetError {
     /// A session task panicked (our bug).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+// Not `#[from]`: the message already includes the I/O error, so it is not repeated as a source.
+impl From<io::Error> for NetError {
+    fn from(e: io::Error) -> Self {
+        NetError::Io(e)
+    }
 }
 
 impl From<rustls::Error> for NetError {
@@ -130,91 +132,6 @@ pub fn client_tls(ca_pem: &[u8], cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<
     Ok(Arc::new(config))
 }
 
-/// A client's identity for budgets and logs: SHA-256 of its end-entity certificate, in hex.
-fn client_identity(cert: &CertificateDer<'_>) -> String {
-    Sha256::digest(cert.as_ref())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Serves holder sessions on `listener` until `shutdown` completes; at most `max_sessions` run
-/// at once (more wait). Each connection is handled on its own task; a failing session is logged
-/// and never affects another.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Arc<ServerConfig>,
-    config: Arc<HolderConfig>,
-    timeouts: Timeouts,
-    max_sessions: usize,
-    shutdown: impl Future<Output = ()>,
-) -> Result<()> {
-    config.validate()?;
-    let acceptor = TlsAcceptor::from(tls);
-    let slots = Arc::new(Semaphore::new(max_sessions.max(1)));
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-        };
-        let (acceptor, config, slots) = (acceptor.clone(), config.clone(), slots.clone());
-        tokio::spawn(async move {
-            let Ok(_permit) = slots.acquire_owned().await else {
-                return;
-            };
-            match holder_connection(tcp, acceptor, config, timeouts).await {
-                Ok(report) => {
-                    tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
-                }
-                Err(e) => tracing::warn!(%peer, error = %e, "session failed"),
-            }
-        });
-    }
-}
-
-async fn holder_connection(
-    tcp: TcpStream,
-    acceptor: TlsAcceptor,
-    config: Arc<HolderConfig>,
-    timeouts: Timeouts,
-) -> Result<privface_protocol::HolderReport> {
-    tcp.set_nodelay(true)?;
-    let tls = tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
-    let (_, conn) = tls.get_ref();
-    if conn.alpn_protocol() != Some(ALPN) {
-        return Err(NetError::Alpn);
-    }
-    let client = conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(client_identity)
-        .ok_or_else(|| NetError::Tls("no client certificate".into()))?;
-    let (mut reader, mut writer) = bridged(timed(tls, timeouts.io));
-    tokio::task::spawn_blocking(move || {
-        let report = run_holder(
-            &mut reader,
-            &mut writer,
-            &config,
-            &client,
-            StdRng::from_os_rng(),
-        );
-        let _ = writer.shutdown();
-        Ok(report?)
-    })
-    .await
-    .map_err(|e| NetError::Internal(e.to_string()))?
-}
-
 /// The stream's read and write halves as blocking streams for the session driver (which reads
 /// on one thread and writes on another).
 fn bridged<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
@@ -238,44 +155,6 @@ fn timed<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
     Box::pin(t)
 }
 
-/// Runs one verifier session over `tcp` to the holder named `server_name`.
-#[allow(clippy::too_many_arguments)]
-pub async fn verify(
-    tcp: TcpStream,
-    tls: Arc<ClientConfig>,
-    server_name: &str,
-    config: VerifierConfig,
-    probe: Vec<f32>,
-    mode: Mode,
-    output: OutputTo,
-    timeouts: Timeouts,
-) -> Result<VerifyOutcome> {
-    tcp.set_nodelay(true)?;
-    let name =
-        ServerName::try_from(server_name.to_owned()).map_err(|e| NetError::Tls(e.to_string()))?;
-    let tls = tokio::time::timeout(
-        timeouts.handshake,
-        TlsConnector::from(tls).connect(name, tcp),
-    )
-    .await
-    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
-    if tls.get_ref().1.alpn_protocol() != Some(ALPN) {
-        return Err(NetError::Alpn);
-    }
-    let (mut reader, mut writer) = bridged(timed(tls, timeouts.io));
-    tokio::task::spawn_blocking(move || {
-        let outcome = run_verifier(
-            &mut reader,
-            &mut writer,
-            &config,
-            &probe,
-            mode,
-            output,
-            StdRng::from_os_rng(),
-        );
-        let _ = writer.shutdown();
-        Ok(outcome?)
-    })
-    .await
-    .map_err(|e| NetError::Internal(e.to_string()))?
+fn handshake_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
 }

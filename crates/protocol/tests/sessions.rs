@@ -3,43 +3,19 @@
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use privface_he::{GalleryMode, ParameterSet, Quantiser};
+use privface_he::ParameterSet;
 use privface_protocol::*;
-use rand::{Rng, SeedableRng};
+use privface_testkit::{Fixture, embedding};
+use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-fn embedding(rng: &mut ChaCha20Rng, d: usize) -> Vec<f32> {
-    (0..d).map(|_| rng.random::<f32>() - 0.5).collect()
-}
-
-struct Fixture {
-    config: Arc<HolderConfig>,
-    embeddings: Vec<Vec<f32>>,
-}
-
 fn fixture(params: ParameterSet, d: usize, n: usize, budget: Option<u32>) -> Fixture {
-    let mut rng = ChaCha20Rng::seed_from_u64(n as u64);
-    let q = Quantiser::for_dimension(d).unwrap();
-    let embeddings: Vec<Vec<f32>> = (0..n).map(|_| embedding(&mut rng, d)).collect();
-    let entries = embeddings
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (format!("id{i}"), q.quantise(e).unwrap()));
-    let gallery = HolderGallery::new(&params, d, entries, GalleryMode::Pretransformed).unwrap();
-    let config = HolderConfig {
-        threshold: q.threshold(0.8),
-        allow_insecure: params.insecure,
-        params,
-        gallery: Arc::new(gallery),
-        budget: Arc::new(QueryBudget::new(budget)),
-        batch: 64,
-        round_blocks: 2,
-    };
-    config.validate().unwrap();
-    Fixture {
-        config: Arc::new(config),
-        embeddings,
-    }
+    // Small batches and rounds, so a few hundred scores take several of each.
+    Fixture::builder(params, d, n)
+        .budget(budget)
+        .batch(64)
+        .round_blocks(2)
+        .build()
 }
 
 /// A holder session on its own thread over one end of a socket pair.
@@ -67,11 +43,7 @@ fn session(
     let (a, b) = UnixStream::pair().unwrap();
     let config = f.config.clone();
     let holder = spawn_holder(a, config);
-    let vconfig = VerifierConfig {
-        param_sets: vec![f.config.params.name.clone()],
-        allow_insecure: f.config.params.insecure,
-        ..VerifierConfig::default()
-    };
+    let vconfig = f.verifier_config();
     let v = run_verifier(
         &mut b.try_clone().unwrap(),
         &mut &b,
@@ -85,18 +57,11 @@ fn session(
     (v, holder.join().unwrap())
 }
 
-fn noisy(e: &[f32]) -> Vec<f32> {
-    e.iter()
-        .enumerate()
-        .map(|(i, v)| v + if i % 7 == 0 { 0.01 } else { 0.0 })
-        .collect()
-}
-
 #[test]
 fn identify_and_verify_match_and_no_match() {
     for params in [ParameterSet::toy(), ParameterSet::default_128()] {
         let f = fixture(params, 128, 300, None);
-        let genuine = noisy(&f.embeddings[123]);
+        let genuine = f.genuine(123);
         let impostor = embedding(&mut ChaCha20Rng::seed_from_u64(77), 128);
         for (probe, want) in [(genuine.clone(), true), (impostor.clone(), false)] {
             let (v, h) = session(&f, probe.clone(), Mode::Identify, OutputTo::Both);
@@ -130,12 +95,7 @@ fn identify_and_verify_match_and_no_match() {
 #[test]
 fn holder_only_output_hides_the_bit_from_the_verifier() {
     let f = fixture(ParameterSet::toy(), 64, 20, None);
-    let (v, h) = session(
-        &f,
-        noisy(&f.embeddings[3]),
-        Mode::Identify,
-        OutputTo::Holder,
-    );
+    let (v, h) = session(&f, f.genuine(3), Mode::Identify, OutputTo::Holder);
     assert_eq!(v.unwrap().bit, None);
     assert_eq!(h.unwrap().bit, Some(true));
 }
@@ -245,12 +205,7 @@ fn out_of_order_oversized_and_foreign_frames_are_errors() {
         Err(ProtocolError::Misbehaved(_))
     ));
     // The holder still serves a correct session afterwards.
-    let (v, _) = session(
-        &f,
-        noisy(&f.embeddings[4]),
-        Mode::Identify,
-        OutputTo::Verifier,
-    );
+    let (v, _) = session(&f, f.genuine(4), Mode::Identify, OutputTo::Verifier);
     assert_eq!(v.unwrap().bit, Some(true));
 }
 
@@ -281,12 +236,7 @@ fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
     let f = fixture(ParameterSet::toy(), 64, 2000, None);
     // Measure how many bytes a whole session sends the verifier, then cut at 60% of that: well
     // inside the garbled tables, which are most of the traffic.
-    let (v, _) = session(
-        &f,
-        noisy(&f.embeddings[5]),
-        Mode::Identify,
-        OutputTo::Verifier,
-    );
+    let (v, _) = session(&f, f.genuine(5), Mode::Identify, OutputTo::Verifier);
     let total = v.unwrap().timings.bytes().1 as usize;
     let (a, b) = UnixStream::pair().unwrap();
     let config = f.config.clone();
@@ -304,7 +254,7 @@ fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
         &mut cut,
         &mut &b,
         &vconfig,
-        &noisy(&f.embeddings[5]),
+        &f.genuine(5),
         Mode::Identify,
         OutputTo::Verifier,
         ChaCha20Rng::seed_from_u64(2),
@@ -317,7 +267,7 @@ fn a_verifier_vanishing_mid_garbling_ends_only_its_session() {
     let h = holder.join().unwrap();
     assert!(h.is_err(), "the holder's session ends with an error");
     // The holder (its configuration, gallery and budget) serves the next verifier correctly.
-    let (v, h) = session(&f, noisy(&f.embeddings[6]), Mode::Identify, OutputTo::Both);
+    let (v, h) = session(&f, f.genuine(6), Mode::Identify, OutputTo::Both);
     assert_eq!(v.unwrap().bit, Some(true));
     assert_eq!(h.unwrap().bit, Some(true));
 }

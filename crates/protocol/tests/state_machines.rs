@@ -1,45 +1,17 @@
 //! The session state machines on their own: no transport, messages handed over in memory.
 
-use std::sync::Arc;
-
-use privface_he::{GalleryMode, ParameterSet, Quantiser};
+use privface_he::ParameterSet;
 use privface_protocol::*;
-use rand::{Rng, SeedableRng};
+use privface_testkit::{Fixture, embedding};
+use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-fn embedding(rng: &mut ChaCha20Rng, d: usize) -> Vec<f32> {
-    (0..d).map(|_| rng.random::<f32>() - 0.5).collect()
-}
-
-struct Fixture {
-    config: HolderConfig,
-    embeddings: Vec<Vec<f32>>,
-    quantiser: Quantiser,
-}
-
 fn fixture(n: usize, d: usize, batch: usize, round_blocks: usize) -> Fixture {
-    let params = ParameterSet::toy();
-    let mut rng = ChaCha20Rng::seed_from_u64(n as u64 ^ 0x5eed);
-    let quantiser = Quantiser::for_dimension(d).unwrap();
-    let embeddings: Vec<Vec<f32>> = (0..n).map(|_| embedding(&mut rng, d)).collect();
-    let entries = embeddings
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (format!("id{i}"), quantiser.quantise(e).unwrap()));
-    let gallery = HolderGallery::new(&params, d, entries, GalleryMode::Pretransformed).unwrap();
-    Fixture {
-        config: HolderConfig {
-            threshold: quantiser.threshold(0.8),
-            allow_insecure: true,
-            params,
-            gallery: Arc::new(gallery),
-            budget: Arc::new(QueryBudget::new(None)),
-            batch,
-            round_blocks,
-        },
-        embeddings,
-        quantiser,
-    }
+    Fixture::builder(ParameterSet::toy(), d, n)
+        .seed(n as u64 ^ 0x5eed)
+        .batch(batch)
+        .round_blocks(round_blocks)
+        .build()
 }
 
 fn verifier_config(window: usize) -> VerifierConfig {
@@ -92,15 +64,6 @@ fn run(f: &Fixture, probe: &[f32], mode: Mode, output: OutputTo, window: usize) 
     }
 }
 
-fn plain_decision(f: &Fixture, probe: &[f32], rows: &[usize]) -> bool {
-    let x = f.quantiser.quantise(probe).unwrap();
-    rows.iter().any(|&i| {
-        let y = f.quantiser.quantise(&f.embeddings[i]).unwrap();
-        let score: i64 = x.iter().zip(&y).map(|(&a, &b)| a as i64 * b as i64).sum();
-        score >= f.config.threshold
-    })
-}
-
 #[test]
 fn sessions_in_memory_equal_the_plaintext_decision_for_every_window() {
     // 700 vectors at d = 16 (toy: 32 per block, ≥ 22 blocks), batches of 50 that do not
@@ -110,7 +73,7 @@ fn sessions_in_memory_equal_the_plaintext_decision_for_every_window() {
     let genuine: Vec<f32> = f.embeddings[411].iter().map(|v| v + 0.003).collect();
     let impostor = embedding(&mut ChaCha20Rng::seed_from_u64(99), 16);
     for probe in [&genuine, &impostor] {
-        let want = plain_decision(&f, probe, &all);
+        let want = f.plain_decision(probe, &all);
         let reference = run(&f, probe, Mode::Identify, OutputTo::Both, 1);
         assert_eq!(reference.verifier_bit, Some(want));
         assert_eq!(reference.holder_bit, Some(want));
@@ -129,7 +92,7 @@ fn sessions_in_memory_equal_the_plaintext_decision_for_every_window() {
             assert_eq!(t.to_verifier, reference.to_verifier, "window {window}");
         }
     }
-    let want = plain_decision(&f, &genuine, &[411]);
+    let want = f.plain_decision(&genuine, &[411]);
     let t = run(
         &f,
         &genuine,
@@ -253,7 +216,7 @@ fn comparison_messages_of_the_wrong_size_are_malformed() {
     for kind in ["BaseOtOffer", "OtExtension", "OutputLabel"] {
         for delta in [-1isize, 1] {
             let (mut holder, _, m) = until(&f, kind, true);
-            let err = holder.receive(resize(m, delta)).unwrap_err();
+            let err = holder.receive(resize(m.clone(), delta)).unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -262,21 +225,30 @@ fn comparison_messages_of_the_wrong_size_are_malformed() {
                 "{kind} {delta}: {err:?}"
             );
             assert_eq!(err.abort_code(), AbortCode::Malformed, "{kind}");
-            // The session is over: anything else is refused too.
-            assert!(holder.receive(Message::Abort(AbortCode::Internal)).is_err());
+            // The session is over: even the well-formed message is refused now.
+            assert_eq!(holder.state(), "Failed");
             assert!(holder.is_finished());
+            assert!(
+                matches!(holder.receive(m), Err(ProtocolError::Internal(_))),
+                "{kind} {delta}"
+            );
         }
     }
     for kind in ["BaseOtReply", "Tables", "Finish"] {
         for delta in [-1isize, 1] {
             let (_, mut verifier, m) = until(&f, kind, false);
-            let err = verifier.receive(resize(m, delta)).unwrap_err();
+            let err = verifier.receive(resize(m.clone(), delta)).unwrap_err();
             assert_eq!(
                 err.abort_code(),
                 AbortCode::Malformed,
                 "{kind} {delta}: {err:?}"
             );
+            assert_eq!(verifier.state(), "Failed");
             assert!(verifier.is_finished());
+            assert!(
+                matches!(verifier.receive(m), Err(ProtocolError::Internal(_))),
+                "{kind} {delta}"
+            );
         }
     }
 }
@@ -336,8 +308,9 @@ fn messages_out_of_order_name_the_state_that_refused_them() {
 
 #[test]
 fn a_refusal_is_a_reject_message_and_an_error_outcome() {
-    let mut f = fixture(20, 16, 20, 1);
-    f.config.budget = Arc::new(QueryBudget::new(Some(0)));
+    let f = Fixture::builder(ParameterSet::toy(), 16, 20)
+        .budget(Some(0))
+        .build();
     let mut holder =
         HolderSession::new(&f.config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
     let mut verifier = VerifierSession::new(
@@ -360,4 +333,53 @@ fn a_refusal_is_a_reject_message_and_an_error_outcome() {
         verifier.receive(out[0].clone()),
         Err(ProtocolError::Rejected(AbortCode::Budget))
     ));
+}
+
+#[test]
+fn a_peer_abort_ends_every_state_with_the_peer_code_and_no_reply() {
+    let f = fixture(70, 16, 20, 1);
+    // Each holder state, reached by stopping before the message it expects.
+    for (kind, state) in [
+        ("Hello", "ExpectHello"),
+        ("BaseOtOffer", "ExpectBaseOtOffer"),
+        ("QueryPart", "ExpectQueryPart"),
+        ("OtExtension", "ExpectOtExtension"),
+        ("OutputLabel", "ExpectOutputLabel"),
+    ] {
+        let (mut holder, _, _) = until(&f, kind, true);
+        assert_eq!(holder.state(), state);
+        let err = holder
+            .receive(Message::Abort(AbortCode::Timeout))
+            .unwrap_err();
+        assert!(
+            matches!(err, ProtocolError::Aborted(AbortCode::Timeout)),
+            "{state}: {err:?}"
+        );
+        assert_eq!(err.notice(), None, "{state}: the peer is not told again");
+        assert_eq!(holder.state(), "Failed", "{state}");
+        assert!(
+            holder.outcome().is_err(),
+            "{state}: no outcome after an abort"
+        );
+    }
+    for (kind, state) in [
+        ("Accept", "ExpectAccept"),
+        ("BaseOtReply", "ExpectBaseOtReply"),
+        ("Scores", "ExpectScores"),
+        ("Tables", "ExpectTables"),
+        ("Finish", "ExpectFinish"),
+    ] {
+        let (_, mut verifier, _) = until(&f, kind, false);
+        assert_eq!(verifier.state(), state);
+        let err = verifier
+            .receive(Message::Abort(AbortCode::Budget))
+            .unwrap_err();
+        assert!(
+            matches!(err, ProtocolError::Aborted(AbortCode::Budget)),
+            "{state}: {err:?}"
+        );
+        assert_eq!(err.notice(), None, "{state}");
+        assert_eq!(verifier.state(), "Failed", "{state}");
+        assert!(verifier.outcome().is_err(), "{state}");
+    }
 }

@@ -18,7 +18,9 @@ use privface_cli::{
 };
 use privface_gallery::{Gallery, QuantisedRows, Record};
 use privface_he::{GalleryMode, ParameterSet, Quantiser, plain};
-use privface_net::{Timeouts, client_tls, pki, serve, server_tls, verify};
+use privface_net::{
+    ServeOptions, Timeouts, VerifyRequest, client_tls, pki, serve, server_tls, verify,
+};
 use privface_protocol::{
     HolderConfig, HolderGallery, Mode, OutputTo, QueryBudget, VerifierConfig, VerifyOutcome,
 };
@@ -107,8 +109,7 @@ async fn start_holder(
             listener,
             tls,
             config,
-            Timeouts::default(),
-            16,
+            ServeOptions::default(),
             std::future::pending(),
         )
         .await
@@ -131,17 +132,15 @@ async fn ask(
         &read(dir, "verifier.key")?,
     )?;
     let tcp = tokio::net::TcpStream::connect(addr).await?;
-    Ok(verify(
-        tcp,
-        tls,
-        "localhost",
-        VerifierConfig::default(),
+    let request = VerifyRequest {
+        server_name: "localhost".into(),
+        config: VerifierConfig::default(),
         probe,
         mode,
-        OutputTo::Verifier,
-        Timeouts::default(),
-    )
-    .await?)
+        output: OutputTo::Verifier,
+        timeouts: Timeouts::default(),
+    };
+    Ok(verify(tcp, tls, request).await?)
 }
 
 fn plain_decision(

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use privface_cli::{init_logging, load_gallery, parameter_set, read_embedding};
 use privface_gallery::{Gallery, Record, read_csv, read_jsonl, read_npy};
-use privface_net::{Timeouts, pki, serve, server_tls};
+use privface_net::{ServeOptions, pki, serve, server_tls};
 use privface_protocol::{HolderConfig, QueryBudget};
 
 #[derive(Parser)]
@@ -105,9 +105,12 @@ enum Command {
         /// Queries allowed per client certificate (unlimited if absent).
         #[arg(long)]
         budget: Option<u32>,
-        /// Sessions served at once.
+        /// Connections served at once (in handshake or in session); more wait in the backlog.
         #[arg(long, default_value_t = 16)]
-        max_sessions: usize,
+        max_connections: usize,
+        /// Seconds running sessions may take to finish after Ctrl-C.
+        #[arg(long, default_value_t = 30)]
+        shutdown_grace: u64,
     },
 }
 
@@ -183,7 +186,8 @@ fn main() -> Result<()> {
             params,
             insecure_toy_params,
             budget,
-            max_sessions,
+            max_connections,
+            shutdown_grace,
         } => {
             let params = parameter_set(&params, insecure_toy_params)?;
             let gallery = load_gallery(&db, &params)?;
@@ -211,15 +215,12 @@ fn main() -> Result<()> {
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                serve(
-                    listener,
-                    tls,
-                    config,
-                    Timeouts::default(),
-                    max_sessions,
-                    shutdown,
-                )
-                .await?;
+                let options = ServeOptions {
+                    max_connections,
+                    shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
+                    ..ServeOptions::default()
+                };
+                serve(listener, tls, config, options, shutdown).await?;
                 anyhow::Ok(())
             })?;
         }

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use privface_cli::{init_logging, parameter_set, peak_rss_mb, phases_json, read_embedding};
-use privface_net::{Timeouts, client_tls, verify};
+use privface_net::{Timeouts, VerifyRequest, client_tls, verify};
 use privface_protocol::{Mode, OutputTo, VerifierConfig};
 
 #[derive(Parser)]
@@ -103,19 +103,18 @@ fn run(cli: Cli) -> Result<Option<bool>> {
     let rt = tokio::runtime::Runtime::new()?;
     let outcome = rt.block_on(async {
         let tcp = tokio::net::TcpStream::connect(&connect).await?;
-        anyhow::Ok(
-            verify(
-                tcp,
-                tls,
-                &server_name,
-                config,
-                probe,
-                mode,
-                output,
-                Timeouts::default(),
-            )
-            .await?,
-        )
+        let request = VerifyRequest {
+            server_name,
+            config,
+            probe,
+            mode,
+            output,
+            timeouts: Timeouts::default(),
+        };
+        let dimension = request.probe.len();
+        verify(tcp, tls, request)
+            .await
+            .with_context(|| format!("verifying a probe of dimension {dimension} with {connect}"))
     })?;
     if json {
         println!(

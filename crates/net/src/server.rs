@@ -1,0 +1,167 @@
+//! The holder's accept loop (after mini-redis's server): a connection permit is taken before
+//! `accept`, so at most `max_connections` connections exist at once and the rest wait in the
+//! kernel's backlog; accept errors (running out of file descriptors, say) back off
+//! exponentially instead of spinning; on shutdown the loop stops accepting and running sessions
+//! get `shutdown_grace` to finish before they are cancelled.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use privface_protocol::{ALPN, HolderConfig, HolderReport, run_holder};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rustls::ServerConfig;
+use rustls::pki_types::CertificateDer;
+use sha2::{Digest, Sha256};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::{NetError, Result, Timeouts, bridged, handshake_timed_out, timed};
+
+/// How [`serve`] bounds its resources.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// Handshake and I/O timeouts of each connection.
+    pub timeouts: Timeouts,
+    /// Connections (in handshake or in session) open at once; further clients wait in the
+    /// listen backlog until one ends.
+    pub max_connections: usize,
+    /// On shutdown, how long running sessions may take to finish before they are cancelled.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            timeouts: Timeouts::default(),
+            max_connections: 16,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// First and largest pause after a failed `accept`.
+const BACKOFF_START: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// A client's identity for budgets and logs: the SHA-256 of its end-entity certificate, all
+/// 32 bytes in lowercase hex.
+pub fn client_identity(cert: &CertificateDer<'_>) -> String {
+    Sha256::digest(cert.as_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Serves holder sessions on `listener` until `shutdown` completes, then lets running sessions
+/// finish within `options.shutdown_grace`. Each connection is handled on its own task; a
+/// failing session is logged and never affects another.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    config: Arc<HolderConfig>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    config.validate()?;
+    let acceptor = TlsAcceptor::from(tls);
+    let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let mut sessions = JoinSet::new();
+    let mut backoff = BACKOFF_START;
+    tokio::pin!(shutdown);
+    loop {
+        while sessions.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => p.map_err(|e| NetError::Internal(e.to_string()))?,
+        };
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => {
+                    backoff = BACKOFF_START;
+                    a
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, pause_ms = backoff.as_millis() as u64, "accept failed; pausing");
+                    drop(permit);
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            },
+        };
+        let (acceptor, config) = (acceptor.clone(), config.clone());
+        sessions.spawn(async move {
+            let _permit = permit;
+            match holder_connection(tcp, acceptor, config, options.timeouts).await {
+                Ok(report) => {
+                    tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
+                }
+                Err(e) => tracing::warn!(%peer, error = %e, "session failed"),
+            }
+        });
+    }
+    drop(listener);
+    let running = sessions.len();
+    if running > 0 {
+        tracing::info!(
+            running,
+            grace_s = options.shutdown_grace.as_secs_f64(),
+            "shutting down"
+        );
+    }
+    let drained = tokio::time::timeout(options.shutdown_grace, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            cancelled = sessions.len(),
+            "sessions still running at the end of the grace period are cancelled"
+        );
+        sessions.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn holder_connection(
+    tcp: TcpStream,
+    acceptor: TlsAcceptor,
+    config: Arc<HolderConfig>,
+    timeouts: Timeouts,
+) -> Result<HolderReport> {
+    tcp.set_nodelay(true)?;
+    let tls = tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp))
+        .await
+        .map_err(|_| handshake_timed_out())??;
+    let (_, conn) = tls.get_ref();
+    if conn.alpn_protocol() != Some(ALPN) {
+        return Err(NetError::Alpn);
+    }
+    let client = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(client_identity)
+        .ok_or_else(|| NetError::Tls("no client certificate".into()))?;
+    let (mut reader, mut writer) = bridged(timed(tls, timeouts.io));
+    tokio::task::spawn_blocking(move || {
+        let report = run_holder(
+            &mut reader,
+            &mut writer,
+            &config,
+            &client,
+            StdRng::from_os_rng(),
+        );
+        let _ = writer.shutdown();
+        Ok(report?)
+    })
+    .await
+    .map_err(|e| NetError::Internal(e.to_string()))?
+}
