@@ -101,7 +101,7 @@ fn main() {
     let (n, reps) = if quick { (16_384, 1) } else { (65_536, 3) };
     println!(
         "privface HE bench: parameter set `{}`, N = {}, n = {n} gallery vectors, {} threads, medians of {reps}",
-        params.name,
+        params.name(),
         params.n(),
         rayon::current_num_threads()
     );

@@ -14,7 +14,7 @@ use rand::Rng;
 /// Parameter set by name, refusing insecure ones unless explicitly allowed.
 pub fn parameter_set(name: &str, insecure_ok: bool) -> Result<ParameterSet> {
     let p = ParameterSet::by_name(name)?;
-    if p.insecure && !insecure_ok {
+    if p.is_insecure() && !insecure_ok {
         bail!(
             "parameter set `{name}` is insecure; pass --insecure-toy-params to use it anyway (tests only)"
         );

@@ -24,7 +24,7 @@
 //! let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
 //! let block = holder.respond(&gallery, 0..1, &mut rng).unwrap().remove(0);
 //! let shares = key.decrypt_block(&shape, &block.response, 3).unwrap();
-//! let score = privface_he::reconstruct_score(shares[0], block.masks[0], 12);
+//! let score = privface_gc::reconstruct_score(shares[0], block.masks[0], 12);
 //! assert_eq!(score, 2 * (1 - 2 + 3 + 4 + 5 + 6 + 7 - 8));
 //! ```
 
@@ -46,7 +46,7 @@ mod tests;
 pub use error::{HeError, Result};
 pub use holder::{GalleryMode, HolderBlock, HolderQuery, PackedGallery};
 pub use layout::{Layout, best_group_size, group_sizes, session_bytes};
-pub use params::ParameterSet;
+pub use params::{ParameterSet, ParameterSpec};
 pub use quantise::{Quantiser, share_bits_for_dimension};
 pub use units::{Dimension, ShareBits, VectorCount};
 pub use verifier::VerifierKey;
@@ -263,17 +263,5 @@ impl ResponseBlock {
             return malformed("value wider than the switched modulus".to_owned());
         }
         Ok(())
-    }
-}
-
-/// Reconstructs a score from the verifier's share and the holder's mask r:
-/// `(share − r) mod 2^k`, read as a signed k-bit integer.
-pub fn reconstruct_score(verifier_share: u32, holder_mask: u32, share_bits: u32) -> i64 {
-    let m = modulus_mask(share_bits) as u64;
-    let z = (verifier_share as u64).wrapping_sub(holder_mask as u64) & m;
-    if z >> (share_bits - 1) == 1 {
-        z as i64 - (1i64 << share_bits)
-    } else {
-        z as i64
     }
 }

@@ -13,12 +13,38 @@ use crate::error::{HeError, Result};
 /// (−P/2, P/2) with log2 P ≈ 100.8, and one bit of it is kept in reserve.
 pub const MAX_EXACT_LOG2: f64 = crate::ntt::CRT_MODULUS_LOG2 - 2.0;
 
-/// A named, immutable set of HE parameters.
+/// A named, immutable, validated set of HE parameters.
 ///
 /// Use [`ParameterSet::default_128`] for real sessions and [`ParameterSet::toy`] only in tests
-/// and test vectors.
+/// and test vectors. Every other set comes through [`ParameterSet::new`] or
+/// [`ParameterSet::from_json`], which validate it, so no invalid set can exist.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ParameterSpec", into = "ParameterSpec")]
 pub struct ParameterSet {
+    /// Name on the wire and in `protocols/parameters/`.
+    pub(crate) name: String,
+    /// Claimed computational security in bits (0 for insecure sets).
+    pub(crate) security_bits: u32,
+    /// Ring degree N of `Z_Q[X]/(X^N + 1)`.
+    pub(crate) polynomial_size: PolynomialSize,
+    /// GLWE dimension (always 1: RLWE).
+    pub(crate) glwe_dimension: GlweDimension,
+    /// log2 of the ciphertext modulus Q (64 or 128).
+    pub(crate) ciphertext_modulus_log: CiphertextModulusLog,
+    /// Encryption noise is TUniform(`noise_bound_log2`): values in `[-2^b, 2^b]`.
+    pub(crate) noise_bound_log2: u32,
+    /// Flooding noise is TUniform(`flooding_bound_log2`).
+    pub(crate) flooding_bound_log2: u32,
+    /// Required statistical distance exponent of a whole response (0: not enforced).
+    pub(crate) statistical_security_bits: u32,
+    /// True for sets that must never protect real data.
+    pub(crate) insecure: bool,
+}
+
+/// The fields of a parameter set before validation (the JSON form of
+/// `protocols/parameters/`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParameterSpec {
     /// Name on the wire and in `protocols/parameters/`.
     pub name: String,
     /// Claimed computational security in bits (0 for insecure sets).
@@ -39,6 +65,30 @@ pub struct ParameterSet {
     pub insecure: bool,
 }
 
+impl TryFrom<ParameterSpec> for ParameterSet {
+    type Error = HeError;
+
+    fn try_from(spec: ParameterSpec) -> Result<Self> {
+        ParameterSet::new(spec)
+    }
+}
+
+impl From<ParameterSet> for ParameterSpec {
+    fn from(p: ParameterSet) -> Self {
+        ParameterSpec {
+            name: p.name,
+            security_bits: p.security_bits,
+            polynomial_size: p.polynomial_size,
+            glwe_dimension: p.glwe_dimension,
+            ciphertext_modulus_log: p.ciphertext_modulus_log,
+            noise_bound_log2: p.noise_bound_log2,
+            flooding_bound_log2: p.flooding_bound_log2,
+            statistical_security_bits: p.statistical_security_bits,
+            insecure: p.insecure,
+        }
+    }
+}
+
 impl ParameterSet {
     /// `default`: Q = 2^128, N = 8192, GLWE dimension 1, uniform binary key, TUniform(4)
     /// encryption noise; 128-bit security.
@@ -49,8 +99,8 @@ impl ParameterSet {
     /// a ternary key), so 128 bits hold with a wide margin. The flooding bound 2^102 hides
     /// responses of up to 2^29 scores at d = 512, g = 1 within 2^-40 statistical distance
     /// (see [`ParameterSet::flooding_security_bits`]). Q = 2^64 cannot do this: the decryptable
-    /// noise is below Q/2^(k+1) = 2^39 at k = 24, while hiding a 2^33 gallery-dependent term to
-    /// 2^-40 for even one coefficient needs flooding of 2^73.
+    /// noise is below Q/2^(k+1) = 2^42 at k = 21 (d = 512), while hiding a 2^33
+    /// gallery-dependent term to 2^-40 for even one coefficient needs flooding of 2^72.
     pub fn default_128() -> Self {
         Self {
             name: "default".to_owned(),
@@ -95,17 +145,73 @@ impl ParameterSet {
         Self::from_json(text)
     }
 
-    /// Decodes and validates a parameter set from its JSON form (the format of
-    /// `protocols/parameters/`).
-    pub fn from_json(text: &str) -> Result<Self> {
-        let set: Self = serde_json::from_str(text)
-            .map_err(|e| HeError::InvalidParameters(format!("parameter file: {e}")))?;
+    /// Validates `spec` into a parameter set.
+    ///
+    /// # Errors
+    /// [`HeError::InvalidParameters`] naming the first inconsistency.
+    ///
+    /// ```
+    /// use privface_he::{ParameterSet, ParameterSpec};
+    /// let mut spec = ParameterSpec::from(ParameterSet::toy());
+    /// spec.polynomial_size.0 = 1000; // not a power of two
+    /// assert!(ParameterSet::new(spec).is_err());
+    /// ```
+    pub fn new(spec: ParameterSpec) -> Result<Self> {
+        let set = ParameterSet {
+            name: spec.name,
+            security_bits: spec.security_bits,
+            polynomial_size: spec.polynomial_size,
+            glwe_dimension: spec.glwe_dimension,
+            ciphertext_modulus_log: spec.ciphertext_modulus_log,
+            noise_bound_log2: spec.noise_bound_log2,
+            flooding_bound_log2: spec.flooding_bound_log2,
+            statistical_security_bits: spec.statistical_security_bits,
+            insecure: spec.insecure,
+        };
         set.validate()?;
         Ok(set)
     }
 
-    /// Checks internal consistency (used on sets loaded from files or the network).
-    pub fn validate(&self) -> Result<()> {
+    /// Name on the wire and in `protocols/parameters/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Claimed computational security in bits (0 for insecure sets).
+    pub fn security_bits(&self) -> u32 {
+        self.security_bits
+    }
+
+    /// True for sets that must never protect real data.
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// Encryption noise is TUniform(this): values in `[-2^b, 2^b]`.
+    pub fn noise_bound_log2(&self) -> u32 {
+        self.noise_bound_log2
+    }
+
+    /// Flooding noise is TUniform(this).
+    pub fn flooding_bound_log2(&self) -> u32 {
+        self.flooding_bound_log2
+    }
+
+    /// Required statistical distance exponent of a whole response (0: not enforced).
+    pub fn statistical_security_bits(&self) -> u32 {
+        self.statistical_security_bits
+    }
+
+    /// Decodes and validates a parameter set from its JSON form (the format of
+    /// `protocols/parameters/`).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let spec: ParameterSpec = serde_json::from_str(text)
+            .map_err(|e| HeError::InvalidParameters(format!("parameter file: {e}")))?;
+        Self::new(spec)
+    }
+
+    /// Checks internal consistency.
+    fn validate(&self) -> Result<()> {
         let n = self.polynomial_size.0;
         let log_q = self.ciphertext_modulus_log.0;
         let bad = |why: &str| Err(HeError::InvalidParameters(format!("{}: {why}", self.name)));
@@ -229,6 +335,21 @@ mod tests {
             assert_eq!(ParameterSet::by_name(&p.name).unwrap(), p);
         }
         assert!(ParameterSet::by_name("nope").is_err());
+    }
+
+    #[test]
+    fn no_invalid_set_can_be_built_or_decoded() {
+        let mut json = serde_json::to_value(ParameterSet::toy()).unwrap();
+        json["polynomial_size"] = 1000.into();
+        let err = serde_json::from_value::<ParameterSet>(json.clone()).unwrap_err();
+        assert!(err.to_string().contains("power of two"), "{err}");
+        assert!(ParameterSet::from_json(&json.to_string()).is_err());
+        let mut spec = ParameterSpec::from(ParameterSet::default_128());
+        spec.flooding_bound_log2 = spec.noise_bound_log2;
+        assert!(matches!(
+            ParameterSet::new(spec),
+            Err(HeError::InvalidParameters(_))
+        ));
     }
 
     #[test]

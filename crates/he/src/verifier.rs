@@ -29,9 +29,9 @@ pub struct VerifierKey {
 }
 
 impl VerifierKey {
-    /// Generates a fresh key (tfhe's binary GLWE key generation, seeded from `rng`).
+    /// Generates a fresh key (tfhe's binary GLWE key generation, seeded from `rng`). Every
+    /// [`ParameterSet`] is valid by construction, so this cannot fail.
     pub fn generate<R: Rng + CryptoRng>(params: &ParameterSet, rng: &mut R) -> Self {
-        params.validate().expect("named parameter sets are valid");
         let mut generator =
             SecretRandomGenerator::<DefaultRandomGenerator>::new(Seed(rng.random::<u128>()));
         let secret = allocate_and_generate_new_binary_glwe_secret_key(

@@ -60,8 +60,10 @@ impl HolderConfig {
 
     /// Checks the policy before serving.
     pub fn validate(&self) -> Result<()> {
-        if self.params.insecure && !self.allow_insecure {
-            return Err(privface_he::HeError::InsecureParameters(self.params.name.clone()).into());
+        if self.params.is_insecure() && !self.allow_insecure {
+            return Err(
+                privface_he::HeError::InsecureParameters(self.params.name().to_owned()).into(),
+            );
         }
         let bad = |why: String| Err(ProtocolError::Config(why));
         if self.threshold < 1 {

@@ -101,7 +101,7 @@ impl FixtureBuilder {
             quantiser.threshold(THRESHOLD_COSINE),
             Arc::new(QueryBudget::new(self.budget)),
         );
-        config.allow_insecure = self.params.insecure;
+        config.allow_insecure = self.params.is_insecure();
         config.batch = self.batch;
         config.round_blocks = self.round_blocks;
         config.validate().expect("fixture configuration is valid");
@@ -140,8 +140,8 @@ impl Fixture {
     /// The verifier policy that accepts this fixture's parameter set.
     pub fn verifier_config(&self) -> VerifierConfig {
         VerifierConfig {
-            param_sets: vec![self.config.params.name.clone()],
-            allow_insecure: self.config.params.insecure,
+            param_sets: vec![self.config.params.name().to_owned()],
+            allow_insecure: self.config.params.is_insecure(),
             ..VerifierConfig::default()
         }
     }

@@ -122,7 +122,7 @@ fn default_accept() -> Accept {
     let shape =
         SessionShape::new(&params, layout, quantiser.share_bits()).expect("k = 21 decrypts");
     Accept {
-        params: params.name.clone(),
+        params: params.name().to_owned(),
         dimension: dimension as u32,
         quant_scale: quantiser.scale(),
         threshold: quantiser.threshold(0.4),

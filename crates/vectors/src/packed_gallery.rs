@@ -22,7 +22,7 @@ pub(crate) fn packed_gallery() -> Value {
         .flat_map(|e| q.quantise(e).expect("valid"))
         .collect();
     let probe = q.quantise(&probe_embedding).expect("valid");
-    let n = params.polynomial_size.0;
+    let n = params.n();
     let mut cases = Vec::new();
     for (i, g) in [1usize, 2, 8].into_iter().enumerate() {
         let layout = Layout::new(&params, d, g).expect("layout");

@@ -214,8 +214,8 @@ fn demo(n: usize, d: usize) -> Result<bool> {
     let gallery = load_gallery(&db, &params)?;
     println!(
         "holder: parameter set `{}` ({}-bit), gallery packed in {:.1} s, threshold cos ≥ {THRESHOLD}",
-        params.name,
-        params.security_bits,
+        params.name(),
+        params.security_bits(),
         t.elapsed().as_secs_f64()
     );
 

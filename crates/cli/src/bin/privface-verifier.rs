@@ -96,7 +96,7 @@ fn run(cli: Cli) -> Result<Option<bool>> {
         Output::Both => OutputTo::Both,
     };
     let config = VerifierConfig {
-        param_sets: vec![params.name.clone()],
+        param_sets: vec![params.name().to_owned()],
         allow_insecure: insecure_toy_params,
         ..Default::default()
     };

@@ -49,12 +49,13 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         let refuse = |code, why: String| Err((code, ProtocolError::Refused(why)));
         let p = &self.params;
         let gallery = &self.gallery;
-        if !hello.param_sets.iter().any(|n| n == &p.name) {
+        if !hello.param_sets.iter().any(|n| n == p.name()) {
             return refuse(
                 AbortCode::Parameters,
                 format!(
                     "verifier accepts {:?}, holder offers `{}`",
-                    hello.param_sets, p.name
+                    hello.param_sets,
+                    p.name()
                 ),
             );
         }
@@ -98,7 +99,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         }
         let shape = SessionShape::new(p, layout, k).map_err(|e| internal(e.into()))?;
         let accept = Accept {
-            params: p.name.clone(),
+            params: p.name().to_owned(),
             dimension: d as u32,
             quant_scale: gallery.quantiser().scale(),
             threshold: self.threshold,

@@ -20,8 +20,8 @@ pub(super) fn check_accept(
         return refuse(format!("holder chose parameter set `{}`", accept.params));
     }
     let params = ParameterSet::by_name(&accept.params)?;
-    if params.insecure && !config.allow_insecure {
-        return Err(privface_he::HeError::InsecureParameters(params.name).into());
+    if params.is_insecure() && !config.allow_insecure {
+        return Err(privface_he::HeError::InsecureParameters(params.name().to_owned()).into());
     }
     if accept.dimension as usize != dimension {
         return refuse(format!(
