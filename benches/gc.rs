@@ -1,8 +1,8 @@
 //! Criterion benches of OT and garbling. `cargo bench --bench gc`
 //!
 //! Groups: AND gates garbled / evaluated (one core), IKNP OTs, and the two-party threshold-OR
-//! over 10^5 scores at k = 24; then one run at 10^6 scores. Each threshold-OR line printed
-//! gives the wall time, the bytes per score and the ratio to a plain integer loop computing the
+//! over 10^5 scores at the session's k (21 at d = 512); then one run at 10^6 scores. Each
+//! threshold-OR line printed gives the wall time, the bytes per score and the ratio to a plain integer loop computing the
 //! same bit in the same run.
 
 // criterion_group! generates an undocumented public function.
@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("iknp_extend", |b| b.iter(|| gc_common::iknp_rate(ots)));
     g.throughput(Throughput::Elements(100_000));
     g.bench_function("threshold_or_1e5", |b| {
-        b.iter(|| gc_common::threshold_or_run(100_000, 24))
+        b.iter(|| gc_common::threshold_or_run(100_000, gc_common::session_share_bits()))
     });
     g.finish();
 
@@ -42,14 +42,15 @@ fn bench(c: &mut Criterion) {
         "IKNP: {:.1} M OT/s (target 8 M)",
         gc_common::iknp_rate(1 << 22) / 1e6
     );
-    let (ands, halves) = gc_common::gates_per_score(24);
-    println!("threshold-OR gates per score at k = 24: {ands} AND + {halves} half-gate");
+    let k = gc_common::session_share_bits();
+    let (ands, halves) = gc_common::gates_per_score(k);
+    println!("threshold-OR gates per score at k = {k}: {ands} AND + {halves} half-gate");
     for n in [100_000usize, 1_000_000] {
-        let (secs, bytes, plain, bit, plain_bit) = gc_common::threshold_or_run(n, 24);
+        let (secs, bytes, plain, bit, plain_bit) = gc_common::threshold_or_run(n, k);
         assert_eq!(bit, plain_bit);
         println!(
-            "threshold-OR n = {n}: {secs:.3} s, {bytes:.0} B/score (budget {}), plain {plain:.6} s, ratio {:.0}",
-            47 * 32 + 24 * 17,
+            "threshold-OR n = {n}: {secs:.3} s, {bytes:.0} B/score (bound {:.0}), plain {plain:.6} s, ratio {:.0}",
+            gc_common::byte_bound_per_score(k),
             secs / plain
         );
     }

@@ -1,7 +1,8 @@
-//! `cargo run --release --example gc-bench -- [--quick]`
+//! `cargo run --release --example gc-bench -- [--quick] [--k K]`
 //!
 //! Garbling and evaluation AND gates per second on one core, IKNP OTs per second, and the full
-//! two-party threshold-OR at k = 24 over an in-memory channel (wall time, bytes per score, and
+//! two-party threshold-OR at share width k (default: the k sessions use at d = 512, 21) over an
+//! in-memory channel (wall time, bytes per score, and
 //! the ratio to a plain integer loop computing the same bit in the same run). The last line is
 //! one JSON object.
 
@@ -9,8 +10,16 @@
 mod gc_common;
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let k = 24;
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let k = match args.iter().position(|a| a == "--k") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .filter(|k| (2..=32).contains(k))
+            .expect("--k takes a share width from 2 to 32"),
+        None => gc_common::session_share_bits(),
+    };
     let (garble, eval) = gc_common::and_rates(1024, if quick { 2_000 } else { 10_000 });
     println!(
         "AND gates/s, one core: garble {:.1} M, evaluate {:.1} M",
@@ -44,7 +53,10 @@ fn main() {
     }
     let n = *sizes.last().expect("one size");
     let (ands, halves) = gc_common::gates_per_score(k);
-    println!("gates per score: {ands} AND + {halves} garbler half-gate");
+    println!(
+        "gates per score at k = {k}: {ands} AND + {halves} garbler half-gate (byte bound {:.0} B)",
+        gc_common::byte_bound_per_score(k)
+    );
     println!(
         "{{\"garble_and_per_s\":{garble:.0},\"eval_and_per_s\":{eval:.0},\"iknp_ot_per_s\":{ots:.0},\"threshold_or_bytes_per_score\":{:.1},\"threshold_or_ands_per_score\":{ands:.1},\"threshold_or_half_gates_per_score\":{halves:.1},\"threshold_or_s\":{:.3},\"plain_s\":{:.6},\"ratio_to_plain\":{:.0},\"k\":{k},\"n\":{n}}}",
         last.1,

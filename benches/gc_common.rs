@@ -10,6 +10,17 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 /// AND gates per second, garbling and evaluating, one core: `rounds` calls of `lanes` ANDs.
+/// The share width sessions use at d = 512 (spec §4), which the benches measure by default.
+pub fn session_share_bits() -> u32 {
+    privface::he::share_bits_for_dimension(512)
+}
+
+/// Upper bound of the wire bytes per score at width k: tables 32·(2k−2) + 16 (half-gate) and
+/// the extension 16·k + k/8 bytes (spec §10; the accumulator OR is amortised away here).
+pub fn byte_bound_per_score(k: u32) -> f64 {
+    (32 * (2 * k - 2) + 16 + 16 * k) as f64 + k as f64 / 8.0
+}
+
 pub fn and_rates(lanes: usize, rounds: usize) -> (f64, f64) {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let delta = Delta::random(&mut rng);
@@ -121,7 +132,7 @@ pub fn gates_per_score(k: u32) -> (f64, f64) {
         &mut c,
         &spec,
         &vec![vec![(); lanes]; k as usize],
-        None,
+        &vec![(); k as usize],
     )
     .expect("count");
     let zero = c.constant(false, lanes);

@@ -8,9 +8,10 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use privface::gc::reconstruct_score;
 use privface::he::{
     Dimension, GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser,
-    SessionShape, ShareBits, VectorCount, VerifierKey, best_group_size, plain, reconstruct_score,
+    SessionShape, ShareBits, VectorCount, VerifierKey, best_group_size, plain,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -56,9 +57,9 @@ fn main() -> ExitCode {
         PackedGallery::new(layout, rows.clone(), GalleryMode::Pretransformed).expect("gallery");
     println!(
         "holder: {n} identities, d = {d}, parameter set `{}` (N = {}, {}-bit security), g = {g}, k = {k}, packed in {:.2} s",
-        params.name,
+        params.name(),
         params.n(),
-        params.security_bits,
+        params.security_bits(),
         t.elapsed().as_secs_f64()
     );
 

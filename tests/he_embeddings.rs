@@ -2,9 +2,10 @@
 //! group size, encrypt, respond block by block, decrypt, and compare every score and the
 //! threshold decision with the plaintext computation.
 
+use privface::gc::reconstruct_score;
 use privface::he::{
     Dimension, GalleryMode, HeError, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser,
-    SessionShape, ShareBits, VectorCount, VerifierKey, best_group_size, plain, reconstruct_score,
+    SessionShape, ShareBits, VectorCount, VerifierKey, best_group_size, plain,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -58,7 +59,12 @@ fn run(params: &ParameterSet, d: usize, n: usize, seed: u64) {
         .into_iter()
         .map(i64::from)
         .collect();
-    assert_eq!(scores, expected, "{} d = {d} n = {n} g = {g}", params.name);
+    assert_eq!(
+        scores,
+        expected,
+        "{} d = {d} n = {n} g = {g}",
+        params.name()
+    );
     let decision = scores.iter().any(|&s| s >= tau);
     assert!(decision, "the genuine probe must match");
     assert_eq!(decision, expected.iter().any(|&s| s >= tau));

@@ -16,9 +16,10 @@
 //! 3. acc = acc ∨ m (one AND, as ¬(¬acc ∧ ¬m)), lane by lane across batches, and at the end a
 //!    tree of ORs over the lanes.
 //!
-//! Per score: at most 2k−2 ANDs and one half-gate, 32·(2k−2) + 16 table bytes (1488 at k = 24).
+//! Per score: at most 2k−2 ANDs and one half-gate, 32·(2k−2) + 16 table bytes (1296 at
+//! k = 21, the session width at d = 512; 1488 at k = 24).
 
-use crate::fancy::{Fancy, Known};
+use crate::fancy::Fancy;
 
 /// The public description of a threshold-OR comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,15 +44,25 @@ impl ThresholdSpec {
 
     /// The plaintext decision for one score: [(s − r) mod 2^k, read signed, ≥ τ].
     pub fn decide(&self, share: u32, mask: u32) -> bool {
-        let k = self.share_bits;
-        let m = if k == 64 { u64::MAX } else { (1u64 << k) - 1 };
-        let z = (share as u64).wrapping_sub(mask as u64) & m;
-        let signed = if z >> (k - 1) == 1 {
-            z as i64 - (1i64 << k)
-        } else {
-            z as i64
-        };
-        signed >= self.threshold
+        reconstruct_score(share, mask, self.share_bits) >= self.threshold
+    }
+}
+
+/// Reconstructs a score from the verifier's share s and the holder's mask r (spec §6.6):
+/// `(s − r) mod 2^k`, read as a signed k-bit integer (2 ≤ k ≤ 32). The one definition of the
+/// score both the HE step's tests and the comparison's plaintext reference use.
+///
+/// ```
+/// assert_eq!(privface_gc::reconstruct_score(5, 7, 8), -2);
+/// assert_eq!(privface_gc::reconstruct_score(7, 5, 8), 2);
+/// ```
+pub fn reconstruct_score(share: u32, mask: u32, share_bits: u32) -> i64 {
+    let k = share_bits;
+    let z = (share as u64).wrapping_sub(mask as u64) & ((1u64 << k) - 1);
+    if z >> (k - 1) == 1 {
+        z as i64 - (1i64 << k)
+    } else {
+        z as i64
     }
 }
 
@@ -81,32 +92,36 @@ enum Carry<W> {
     Wire(Vec<W>),
 }
 
+/// The garbler-known bits of n = (−r) mod 2^k for a batch of masks r: entry i holds bit i of
+/// every lane, the form [`threshold_batch`] takes on the backends that know the masks.
+pub fn negated_mask_bits(masks: &[u32], share_bits: u32) -> Vec<Vec<bool>> {
+    let modulus = 1u64 << share_bits;
+    (0..share_bits)
+        .map(|i| {
+            masks
+                .iter()
+                .map(|&r| ((modulus - r as u64) % modulus) >> i & 1 == 1)
+                .collect()
+        })
+        .collect()
+}
+
 /// m_t = [((s_t − r_t) mod 2^k as signed) ≥ τ] for one batch of scores.
 ///
-/// `shares[i]` holds bit i of every lane's share; `masks` the garbler's r_t per lane (`None`
-/// on the evaluator and the counter).
+/// `shares[i]` holds bit i of every lane's share; `neg[i]` is this backend's view of bit i of
+/// n_t = (−r_t) mod 2^k: on the garbler and the plaintext backend the bits (from
+/// [`negated_mask_bits`]), on the evaluator and the counter `()`.
 pub fn threshold_batch<F: Fancy>(
     f: &mut F,
     spec: &ThresholdSpec,
     shares: &[Vec<F::Wire>],
-    masks: Option<&[u32]>,
+    neg: &[F::Known<'_>],
 ) -> Result<Vec<F::Wire>, F::Error> {
     let k = spec.share_bits as usize;
     assert_eq!(shares.len(), k, "one wire vector per share bit");
+    assert_eq!(neg.len(), k, "one known-bit vector per share bit");
     let lanes = shares[0].len();
-    let modulus = 1u64 << k;
-    // Bits of n = (−r) mod 2^k, known to the garbler only.
-    let neg: Option<Vec<Vec<bool>>> = masks.map(|r| {
-        assert_eq!(r.len(), lanes, "one mask per lane");
-        (0..k)
-            .map(|i| {
-                r.iter()
-                    .map(|&r| ((modulus - r as u64) % modulus) >> i & 1 == 1)
-                    .collect()
-            })
-            .collect()
-    });
-    let n = |i: usize| -> Known<'_> { neg.as_ref().map(|n| n[i].as_slice()) };
+    let n = |i: usize| neg[i];
 
     // 1. z = s + n.
     let mut z = Vec::with_capacity(k);
@@ -180,8 +195,9 @@ mod tests {
         let mut f = Plain;
         let mut acc: Option<Vec<bool>> = None;
         for (s, r) in shares.chunks(batch).zip(masks.chunks(batch)) {
-            let m =
-                threshold_batch(&mut f, spec, &bit_columns(s, spec.share_bits), Some(r)).unwrap();
+            let neg = negated_mask_bits(r, spec.share_bits);
+            let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
+            let m = threshold_batch(&mut f, spec, &bit_columns(s, spec.share_bits), &neg).unwrap();
             acc = Some(match acc {
                 None => m,
                 Some(mut a) => {
@@ -240,7 +256,7 @@ mod tests {
             let mut c = Counter::default();
             let lanes = 16;
             let shares = vec![vec![(); lanes]; k as usize];
-            let m = threshold_batch(&mut c, &spec, &shares, None).unwrap();
+            let m = threshold_batch(&mut c, &spec, &shares, &vec![(); k as usize]).unwrap();
             let per_score_and = c.ands as f64 / lanes as f64;
             assert_eq!(c.half_gates, lanes as u64, "one half-gate per score");
             assert!(
@@ -258,7 +274,7 @@ mod tests {
             threshold: 0x2A_AAAB - (1 << 23),
         };
         let mut c = Counter::default();
-        let m = threshold_batch(&mut c, &spec, &vec![vec![(); 1]; 24], None).unwrap();
+        let m = threshold_batch(&mut c, &spec, &vec![vec![(); 1]; 24], &[(); 24]).unwrap();
         let acc = c.constant(false, 1);
         or(&mut c, &acc, &m).unwrap();
         assert_eq!((c.ands, c.half_gates), (46, 1));

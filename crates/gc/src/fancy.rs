@@ -5,13 +5,10 @@
 //! scores and the backends can batch their AES work. Public constants are folded by the circuit
 //! code itself; bits the garbler knows and the evaluator must not (the holder's masks) enter
 //! through [`Fancy::xor_known`] (a free label flip) and [`Fancy::and_known`] (a garbler
-//! half-gate): backends that know them get `Some(bits)`, the evaluator and the counter `None`.
+//! half-gate), typed by [`Fancy::Known`]: the bits on the backends that know them, nothing on
+//! the others.
 
 use core::convert::Infallible;
-
-/// Garbler-known bits, one per lane: `Some` on the garbler and plaintext backends, `None` on the
-/// evaluator and the counter.
-pub type Known<'a> = Option<&'a [bool]>;
 
 /// A binary circuit backend.
 pub trait Fancy {
@@ -20,6 +17,11 @@ pub trait Fancy {
     type Wire: Clone;
     /// What a gate can fail with (channel errors for the two garbling backends).
     type Error;
+    /// This backend's share of a gate's garbler-known bits: the bits themselves (`&[bool]`, one
+    /// per lane) on the backends that know them (garbler, plaintext), nothing (`()`) on those
+    /// that must not (evaluator, counter). Handing the evaluator the bits, or the garbler none,
+    /// is a type error rather than a run-time one.
+    type Known<'a>: Copy;
 
     /// a ⊕ b (free).
     fn xor(&mut self, a: &[Self::Wire], b: &[Self::Wire]) -> Vec<Self::Wire>;
@@ -28,12 +30,12 @@ pub trait Fancy {
     /// a ∧ b.
     fn and(&mut self, a: &[Self::Wire], b: &[Self::Wire]) -> Result<Vec<Self::Wire>, Self::Error>;
     /// a ⊕ k for garbler-known bits k (free; the evaluator cannot tell k).
-    fn xor_known(&mut self, a: &[Self::Wire], bits: Known<'_>) -> Vec<Self::Wire>;
+    fn xor_known(&mut self, a: &[Self::Wire], bits: Self::Known<'_>) -> Vec<Self::Wire>;
     /// a ∧ k for garbler-known bits k (one ciphertext per lane).
     fn and_known(
         &mut self,
         a: &[Self::Wire],
-        bits: Known<'_>,
+        bits: Self::Known<'_>,
     ) -> Result<Vec<Self::Wire>, Self::Error>;
     /// `lanes` wires carrying the public constant `bit`.
     fn constant(&mut self, bit: bool, lanes: usize) -> Vec<Self::Wire>;
@@ -41,8 +43,7 @@ pub trait Fancy {
     fn output(&mut self, a: &[Self::Wire]) -> Result<Vec<Option<bool>>, Self::Error>;
 }
 
-fn known(bits: Known<'_>, lanes: usize) -> &[bool] {
-    let bits = bits.expect("this backend needs the garbler-known bits");
+fn known(bits: &[bool], lanes: usize) -> &[bool] {
     assert_eq!(bits.len(), lanes, "one known bit per lane");
     bits
 }
@@ -54,6 +55,7 @@ pub struct Plain;
 impl Fancy for Plain {
     type Wire = bool;
     type Error = Infallible;
+    type Known<'a> = &'a [bool];
 
     fn xor(&mut self, a: &[bool], b: &[bool]) -> Vec<bool> {
         a.iter().zip(b).map(|(a, b)| a ^ b).collect()
@@ -64,13 +66,13 @@ impl Fancy for Plain {
     fn and(&mut self, a: &[bool], b: &[bool]) -> Result<Vec<bool>, Infallible> {
         Ok(a.iter().zip(b).map(|(a, b)| a & b).collect())
     }
-    fn xor_known(&mut self, a: &[bool], bits: Known<'_>) -> Vec<bool> {
+    fn xor_known(&mut self, a: &[bool], bits: &[bool]) -> Vec<bool> {
         a.iter()
             .zip(known(bits, a.len()))
             .map(|(a, k)| a ^ k)
             .collect()
     }
-    fn and_known(&mut self, a: &[bool], bits: Known<'_>) -> Result<Vec<bool>, Infallible> {
+    fn and_known(&mut self, a: &[bool], bits: &[bool]) -> Result<Vec<bool>, Infallible> {
         Ok(a.iter()
             .zip(known(bits, a.len()))
             .map(|(a, k)| a & k)
@@ -109,6 +111,7 @@ impl Counter {
 impl Fancy for Counter {
     type Wire = ();
     type Error = Infallible;
+    type Known<'a> = ();
 
     fn xor(&mut self, a: &[()], _: &[()]) -> Vec<()> {
         self.xors += a.len() as u64;
@@ -122,11 +125,11 @@ impl Fancy for Counter {
         self.ands += a.len() as u64;
         Ok(vec![(); a.len()])
     }
-    fn xor_known(&mut self, a: &[()], _: Known<'_>) -> Vec<()> {
+    fn xor_known(&mut self, a: &[()], _: ()) -> Vec<()> {
         self.xors += a.len() as u64;
         vec![(); a.len()]
     }
-    fn and_known(&mut self, a: &[()], _: Known<'_>) -> Result<Vec<()>, Infallible> {
+    fn and_known(&mut self, a: &[()], _: ()) -> Result<Vec<()>, Infallible> {
         self.half_gates += a.len() as u64;
         Ok(vec![(); a.len()])
     }

@@ -18,7 +18,7 @@
 use privface_ot::{Block, Channel, Delta};
 
 use crate::error::{GcError, Result};
-use crate::fancy::{Fancy, Known};
+use crate::fancy::Fancy;
 use crate::hash::{CHUNK, FixedKeyHash};
 
 /// The garbler backend: wires are zero labels; tables go to the channel as gates are garbled.
@@ -88,6 +88,7 @@ impl<C: Channel> Garbler<C> {
 impl<C: Channel> Fancy for Garbler<C> {
     type Wire = Block;
     type Error = GcError;
+    type Known<'a> = &'a [bool];
 
     fn xor(&mut self, a: &[Block], b: &[Block]) -> Vec<Block> {
         a.iter().zip(b).map(|(a, b)| *a ^ *b).collect()
@@ -132,14 +133,13 @@ impl<C: Channel> Fancy for Garbler<C> {
         Ok(outs)
     }
 
-    fn xor_known(&mut self, a: &[Block], bits: Known<'_>) -> Vec<Block> {
-        let bits = bits.expect("the garbler knows its bits");
+    fn xor_known(&mut self, a: &[Block], bits: &[bool]) -> Vec<Block> {
+        assert_eq!(a.len(), bits.len(), "lane counts");
         let d = self.d();
         a.iter().zip(bits).map(|(a, &k)| *a ^ d.select(k)).collect()
     }
 
-    fn and_known(&mut self, a: &[Block], bits: Known<'_>) -> Result<Vec<Block>> {
-        let bits = bits.expect("the garbler knows its bits");
+    fn and_known(&mut self, a: &[Block], bits: &[bool]) -> Result<Vec<Block>> {
         assert_eq!(a.len(), bits.len(), "lane counts");
         let d = self.d();
         let mut outs = Vec::with_capacity(a.len());
@@ -182,8 +182,8 @@ pub struct Evaluator<C: Channel> {
     channel: C,
     hash: FixedKeyHash,
     gate: u64,
-    buf: Vec<u8>,
-    tables: Vec<Block>,
+    /// Table blocks as read: little-endian u128s, filled straight from the channel.
+    tables: Vec<u128>,
 }
 
 impl<C: Channel> Evaluator<C> {
@@ -193,7 +193,6 @@ impl<C: Channel> Evaluator<C> {
             channel,
             hash: FixedKeyHash::new(),
             gate: 0,
-            buf: Vec::new(),
             tables: Vec::new(),
         }
     }
@@ -204,15 +203,18 @@ impl<C: Channel> Evaluator<C> {
     }
 
     /// Reads `count` table blocks into `self.tables`.
+    ///
+    /// The channel writes into the blocks' own memory (one copy from the frame, none after).
     fn read_tables(&mut self, count: usize) -> Result<()> {
-        self.buf.resize(16 * count, 0);
-        self.channel.read_bytes(&mut self.buf)?;
         self.tables.clear();
-        self.tables.extend(
-            self.buf
-                .chunks_exact(16)
-                .map(|c| Block::from_bytes(c.try_into().expect("16 bytes"))),
-        );
+        self.tables.resize(count, 0);
+        self.channel
+            .read_bytes(bytemuck::cast_slice_mut(&mut self.tables))?;
+        if cfg!(target_endian = "big") {
+            for t in &mut self.tables {
+                *t = u128::from_le(*t);
+            }
+        }
         Ok(())
     }
 }
@@ -220,6 +222,7 @@ impl<C: Channel> Evaluator<C> {
 impl<C: Channel> Fancy for Evaluator<C> {
     type Wire = Block;
     type Error = GcError;
+    type Known<'a> = ();
 
     fn xor(&mut self, a: &[Block], b: &[Block]) -> Vec<Block> {
         a.iter().zip(b).map(|(a, b)| *a ^ *b).collect()
@@ -246,7 +249,7 @@ impl<C: Channel> Fancy for Evaluator<C> {
             self.hash.hash_chunk(&xs[..n], &tweaks[..n], &mut hs);
             let tables = &self.tables[2 * lanes * c..];
             for (l, (&la, &lb)) in ca.iter().zip(cb).enumerate() {
-                let (t_g, t_e) = (tables[2 * l], tables[2 * l + 1]);
+                let (t_g, t_e) = (Block(tables[2 * l]), Block(tables[2 * l + 1]));
                 let w_g = Block(hs[2 * l]) ^ t_g.select(la.lsb());
                 let w_e = Block(hs[2 * l + 1]) ^ (t_e ^ la).select(lb.lsb());
                 outs.push(w_g ^ w_e);
@@ -255,11 +258,11 @@ impl<C: Channel> Fancy for Evaluator<C> {
         Ok(outs)
     }
 
-    fn xor_known(&mut self, a: &[Block], _: Known<'_>) -> Vec<Block> {
+    fn xor_known(&mut self, a: &[Block], _: ()) -> Vec<Block> {
         a.to_vec()
     }
 
-    fn and_known(&mut self, a: &[Block], _: Known<'_>) -> Result<Vec<Block>> {
+    fn and_known(&mut self, a: &[Block], _: ()) -> Result<Vec<Block>> {
         self.read_tables(a.len())?;
         let mut outs = Vec::with_capacity(a.len());
         let (mut xs, mut tweaks, mut hs) = ([0u128; CHUNK], [0u128; CHUNK], [0u128; CHUNK]);
@@ -274,7 +277,7 @@ impl<C: Channel> Fancy for Evaluator<C> {
                 .hash_chunk(&xs[..ca.len()], &tweaks[..ca.len()], &mut hs);
             let tables = &self.tables[CHUNK * c..];
             for (l, &la) in ca.iter().enumerate() {
-                outs.push(Block(hs[l]) ^ tables[l].select(la.lsb()));
+                outs.push(Block(hs[l]) ^ Block(tables[l]).select(la.lsb()));
             }
         }
         Ok(outs)

@@ -9,17 +9,20 @@
 //!
 //! ```
 //! use privface_gc::{Counter, Plain, ThresholdSpec, circuit};
-//! // One score: share 1000, mask 400, so the hidden score is 600; threshold 500.
-//! let spec = ThresholdSpec { share_bits: 24, threshold: 500 };
-//! let shares = circuit::bit_columns(&[1000], 24);
-//! let bit = circuit::threshold_batch(&mut Plain, &spec, &shares, Some(&[400])).unwrap();
+//! // One score at the session width for d = 512 (k = 21): share 1000, mask 400, so the hidden
+//! // score is 600; threshold 500. The plaintext backend knows the negated mask's bits.
+//! let spec = ThresholdSpec { share_bits: 21, threshold: 500 };
+//! let shares = circuit::bit_columns(&[1000], 21);
+//! let neg = circuit::negated_mask_bits(&[400], 21);
+//! let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
+//! let bit = circuit::threshold_batch(&mut Plain, &spec, &shares, &neg).unwrap();
 //! assert_eq!(bit, vec![true]);
-//! // The same circuit on the gate counter: 22 ANDs + 1 half-gate for the subtraction, at most
-//! // 23 more for the comparison.
+//! // The same circuit on the gate counter, which (like the evaluator) knows no mask bits:
+//! // 19 ANDs + 1 half-gate for the subtraction, at most 20 more for the comparison.
 //! let mut count = Counter::default();
-//! circuit::threshold_batch(&mut count, &spec, &vec![vec![(); 1]; 24], None).unwrap();
+//! circuit::threshold_batch(&mut count, &spec, &vec![vec![(); 1]; 21], &[(); 21]).unwrap();
 //! assert_eq!(count.half_gates, 1);
-//! assert!(count.ands <= 45);
+//! assert!(count.ands <= 39);
 //! ```
 
 pub mod circuit;
@@ -32,11 +35,11 @@ pub mod twoparty;
 #[cfg(test)]
 mod tests;
 
-pub use circuit::ThresholdSpec;
+pub use circuit::{ThresholdSpec, reconstruct_score};
 pub use error::{GcError, Result};
-pub use fancy::{Counter, Fancy, Known, Plain};
+pub use fancy::{Counter, Fancy, Plain};
 pub use garble::{Evaluator, Garbler};
 pub use twoparty::{
     Reveal, ThresholdOrEvaluator, ThresholdOrGarbler, evaluate_threshold_or, garble_threshold_or,
-    plain_threshold_or,
+    plain_integer_rule,
 };

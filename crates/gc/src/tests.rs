@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 use crate::circuit::ThresholdSpec;
 use crate::fancy::{Fancy, Plain};
 use crate::garble::{Evaluator, Garbler};
-use crate::twoparty::{Reveal, evaluate_threshold_or, garble_threshold_or, plain_threshold_or};
+use crate::twoparty::{Reveal, evaluate_threshold_or, garble_threshold_or, plain_integer_rule};
 
 /// One gate of a random circuit over wire vectors (all of the same lane count).
 #[derive(Clone, Debug)]
@@ -35,11 +35,11 @@ fn op_strategy(wires: usize, known: usize) -> impl Strategy<Value = Op> {
 
 /// Runs a program: every op appends a wire vector; op i may use wires < inputs + i, which the
 /// indices are reduced into. Outputs every wire.
-fn run<F: Fancy>(
+fn run<'k, F: Fancy>(
     f: &mut F,
     ops: &[Op],
     inputs: Vec<Vec<F::Wire>>,
-    known: Option<&[Vec<bool>]>,
+    kb: impl Fn(usize) -> F::Known<'k>,
 ) -> Vec<Option<bool>>
 where
     F::Error: core::fmt::Debug,
@@ -48,7 +48,6 @@ where
     let mut w = inputs;
     for op in ops {
         let n = w.len();
-        let kb = |k: usize| known.map(|kn| kn[k % kn.len()].as_slice());
         let next = match *op {
             Op::Xor(a, b) => f.xor(&w[a % n], &w[b % n]),
             Op::And(a, b) => f.and(&w[a % n], &w[b % n]).unwrap(),
@@ -88,12 +87,14 @@ fn garbled_run(
     let (ops_g, known_g) = (ops.to_vec(), known.to_vec());
     let garbler = std::thread::spawn(move || {
         let mut g = Garbler::new(&mut a, delta);
-        let out = run(&mut g, &ops_g, zero, Some(&known_g));
+        let out = run(&mut g, &ops_g, zero, |k| {
+            known_g[k % known_g.len()].as_slice()
+        });
         g.channel().flush().unwrap();
         out
     });
     let mut e = Evaluator::new(&mut b);
-    let out = run(&mut e, ops, held, None);
+    let out = run(&mut e, ops, held, |_| ());
     assert!(
         garbler.join().unwrap().iter().all(Option::is_none),
         "the garbler learns no output"
@@ -114,7 +115,7 @@ proptest! {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let inputs: Vec<Vec<bool>> = (0..inputs_n).map(|_| (0..lanes).map(|_| rng.random()).collect()).collect();
         let known: Vec<Vec<bool>> = (0..3).map(|_| (0..lanes).map(|_| rng.random()).collect()).collect();
-        let want = run(&mut Plain, &ops, inputs.clone(), Some(&known));
+        let want = run(&mut Plain, &ops, inputs.clone(), |k| known[k % known.len()].as_slice());
         prop_assert_eq!(garbled_run(&ops, &inputs, &known, seed), want);
     }
 }
@@ -193,7 +194,7 @@ proptest! {
             shares[t] = masks[t].wrapping_add(score) & mask;
         }
         let spec = ThresholdSpec { share_bits: k, threshold: tau };
-        let want = plain_threshold_or(&spec, &shares, &masks);
+        let want = plain_integer_rule(&spec, &shares, &masks);
         let (bit, g_bit, _, _) = two_party(spec, shares, masks, batch, seed);
         prop_assert_eq!(bit, want);
         prop_assert_eq!(g_bit, want);
@@ -313,7 +314,7 @@ fn comparison_fed_in_uneven_pieces_matches_plaintext() {
         let shares: Vec<u32> = (0..n)
             .map(|t| masks[t].wrapping_add(if Some(t) == target { 300 } else { 299 }) & m)
             .collect();
-        let want = plain_threshold_or(&spec, &shares, &masks);
+        let want = plain_integer_rule(&spec, &shares, &masks);
         assert_eq!(want, target.is_some());
         // Pieces of 3, 17, 1 and 20 scores with batches of 8: the first piece is narrower than
         // the batches after it, so the lane accumulator has to grow.

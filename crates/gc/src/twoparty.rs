@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use privface_ot::{Block, Channel, IknpReceiver, IknpSender, apply_corrections, send_corrections};
 use rand::{CryptoRng, Rng};
 
-use crate::circuit::{ThresholdSpec, or, or_lanes, threshold_batch};
+use crate::circuit::{ThresholdSpec, negated_mask_bits, or, or_lanes, threshold_batch};
 use crate::error::{GcError, Result};
 use crate::fancy::Fancy;
 use crate::garble::{Evaluator, Garbler};
@@ -152,12 +152,9 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
         let delta = ot.delta();
         let mut zero = ot.extend(self.garbler.channel(), k * masks.len())?;
         apply_corrections(self.garbler.channel(), delta, &mut zero)?;
-        let m = threshold_batch(
-            &mut self.garbler,
-            &self.spec,
-            &columns(&zero, k),
-            Some(masks),
-        )?;
+        let neg = negated_mask_bits(masks, self.spec.share_bits);
+        let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
+        let m = threshold_batch(&mut self.garbler, &self.spec, &columns(&zero, k), &neg)?;
         self.acc = Some(accumulate(&mut self.garbler, self.acc.take(), m)?);
         Ok(())
     }
@@ -283,7 +280,8 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
             .pending
             .pop_front()
             .ok_or_else(|| GcError::InvalidParameter("no batch was requested".to_owned()))?;
-        let m = threshold_batch(&mut self.evaluator, &self.spec, &labels, None)?;
+        let hidden = vec![(); self.spec.share_bits as usize];
+        let m = threshold_batch(&mut self.evaluator, &self.spec, &labels, &hidden)?;
         self.acc = Some(accumulate(&mut self.evaluator, self.acc.take(), m)?);
         Ok(())
     }
@@ -351,7 +349,8 @@ pub fn evaluate_threshold_or<C: Channel, R: Rng + CryptoRng>(
     e.finish(reveal)
 }
 
-/// The plaintext reference of the two-party computation.
-pub fn plain_threshold_or(spec: &ThresholdSpec, shares: &[u32], masks: &[u32]) -> bool {
+/// The integer rule the two-party computation must reproduce: does any score
+/// `(share − mask) mod 2^k`, read signed, reach τ? (The plaintext reference of every garbled run.)
+pub fn plain_integer_rule(spec: &ThresholdSpec, shares: &[u32], masks: &[u32]) -> bool {
     shares.iter().zip(masks).any(|(&s, &r)| spec.decide(s, r))
 }

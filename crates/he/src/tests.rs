@@ -6,6 +6,7 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::holder::ResponseOptions;
 use crate::*;
+use privface_gc::reconstruct_score;
 
 fn random_rows(rng: &mut ChaCha20Rng, n: usize, d: usize) -> Vec<i8> {
     (0..n * d).map(|_| rng.random_range(-127..=127)).collect()

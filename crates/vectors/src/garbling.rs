@@ -14,7 +14,7 @@ pub fn tiny_circuit<F: Fancy>(
     f: &mut F,
     a: &[F::Wire],
     b: &[F::Wire],
-    known: Option<&[bool]>,
+    known: F::Known<'_>,
 ) -> Result<Vec<Option<bool>>, F::Error> {
     let c = f.and(a, b)?;
     let d = f.xor(&c, a);
@@ -24,14 +24,15 @@ pub fn tiny_circuit<F: Fancy>(
     f.output(&out)
 }
 
-/// The threshold-OR of the garbling vectors: one batch, then the OR over its lanes.
+/// The threshold-OR of the garbling vectors: one batch, then the OR over its lanes. `neg` is
+/// the backend's view of the negated masks' bits (see [`circuit::threshold_batch`]).
 pub fn tiny_threshold<F: Fancy>(
     f: &mut F,
     spec: &ThresholdSpec,
     shares: &[Vec<F::Wire>],
-    masks: Option<&[u32]>,
+    neg: &[F::Known<'_>],
 ) -> Result<Vec<Option<bool>>, F::Error> {
-    let lanes = circuit::threshold_batch(f, spec, shares, masks)?;
+    let lanes = circuit::threshold_batch(f, spec, shares, neg)?;
     let out = circuit::or_lanes(f, lanes)?;
     f.output(std::slice::from_ref(&out))
 }
@@ -49,9 +50,9 @@ pub(crate) fn garbling() -> Value {
     let (xa, xb) = ([false, false, true, true], [false, true, false, true]);
     let known = [true, false, true, true];
     let mut g = Garbler::new(BufferChannel::new(), delta);
-    tiny_circuit(&mut g, &zero_a, &zero_b, Some(&known)).expect("garble");
+    tiny_circuit(&mut g, &zero_a, &zero_b, &known).expect("garble");
     let stream = g.channel().take_outgoing();
-    let plain = tiny_circuit(&mut Plain, &xa, &xb, Some(&known)).expect("plain");
+    let plain = tiny_circuit(&mut Plain, &xa, &xb, &known).expect("plain");
     let tiny = json!({
         "id": 1,
         "comment": "c = a ∧ b, e = ¬(c ⊕ a), f = b ∧ k (half-gate, k known to the garbler), out = e ∧ f; four lanes, one per (a, b); zero labels from ChaCha20 seed 21 (a's, then b's)",
@@ -80,16 +81,13 @@ pub(crate) fn garbling() -> Value {
     let zero: Vec<Vec<Block>> = (0..6)
         .map(|_| (0..scores.len()).map(|_| Block::random(&mut rng)).collect())
         .collect();
+    let neg = circuit::negated_mask_bits(&masks, spec.share_bits);
+    let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
     let mut g = Garbler::new(BufferChannel::new(), delta);
-    tiny_threshold(&mut g, &spec, &zero, Some(&masks)).expect("garble");
+    tiny_threshold(&mut g, &spec, &zero, &neg).expect("garble");
     let stream = g.channel().take_outgoing();
-    let bit = tiny_threshold(
-        &mut Plain,
-        &spec,
-        &circuit::bit_columns(&shares, 6),
-        Some(&masks),
-    )
-    .expect("plain")[0]
+    let bit = tiny_threshold(&mut Plain, &spec, &circuit::bit_columns(&shares, 6), &neg)
+        .expect("plain")[0]
         .expect("plain output");
     let threshold = json!({
         "id": 2,

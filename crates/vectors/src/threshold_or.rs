@@ -42,13 +42,11 @@ pub(crate) fn threshold_or() -> Value {
         };
         let masks: Vec<u32> = scores.iter().map(|&(_, r)| r).collect();
         let shares: Vec<u32> = scores.iter().map(|&(s, r)| enc(s, r)).collect();
-        let lanes = circuit::threshold_batch(
-            &mut Plain,
-            &spec,
-            &circuit::bit_columns(&shares, k),
-            Some(&masks),
-        )
-        .expect("plaintext");
+        let neg = circuit::negated_mask_bits(&masks, k);
+        let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
+        let lanes =
+            circuit::threshold_batch(&mut Plain, &spec, &circuit::bit_columns(&shares, k), &neg)
+                .expect("plaintext");
         let bit = lanes.iter().any(|&b| b);
         cases.push(json!({
             "id": i + 1, "comment": comment, "flags": [], "valid": true,

@@ -1,8 +1,8 @@
 //! `toy_he.json`.
 
+use privface_gc::reconstruct_score;
 use privface_he::{
     GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, SessionShape, VerifierKey,
-    reconstruct_score,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;

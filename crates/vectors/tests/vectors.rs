@@ -2,13 +2,13 @@
 //! checks out against the implementation (decoding, decryption, circuit evaluation, garbled
 //! evaluation, rejection of the invalid ones).
 
+use privface_gc::reconstruct_score;
 use privface_gc::{
     Evaluator, Garbler, Plain, Reveal, ThresholdSpec, circuit, evaluate_threshold_or,
     garble_threshold_or,
 };
 use privface_he::{
     Layout, ParameterSet, Quantiser, Query, ResponseBlock, SessionShape, VerifierKey, plain,
-    reconstruct_score,
 };
 use privface_ot::{Block, BufferChannel, Delta, IknpReceiver, IknpSender, MemoryChannel};
 use privface_protocol::{Message, ProtocolError};
@@ -71,7 +71,7 @@ fn u32s(v: &Value) -> Vec<u32> {
 #[test]
 fn packed_gallery_vectors() {
     let params = ParameterSet::toy();
-    let n = params.polynomial_size.0;
+    let n = params.n();
     let signed = |v: &Value| -> Vec<i64> { bytes(v).iter().map(|&b| b as i8 as i64).collect() };
     for case in cases(&committed("packed_gallery.json")) {
         let d = case["dimension"].as_u64().unwrap() as usize;
@@ -164,10 +164,10 @@ fn garbling_vectors() {
                 );
                 let (xa, xb) = (bools(&case["inputs_a"]), bools(&case["inputs_b"]));
                 let known = bools(&case["known"]);
-                tiny_circuit(&mut g, &za, &zb, Some(&known)).unwrap();
+                tiny_circuit(&mut g, &za, &zb, &known).unwrap();
                 (
-                    tiny_circuit(&mut e, &held(&za, &xa), &held(&zb, &xb), None).unwrap(),
-                    tiny_circuit(&mut Plain, &xa, &xb, Some(&known)).unwrap(),
+                    tiny_circuit(&mut e, &held(&za, &xa), &held(&zb, &xb), ()).unwrap(),
+                    tiny_circuit(&mut Plain, &xa, &xb, &known).unwrap(),
                 )
             }
             "threshold-or" => {
@@ -186,10 +186,13 @@ fn garbling_vectors() {
                 let bits = circuit::bit_columns(&shares, spec.share_bits);
                 let labels: Vec<Vec<Block>> =
                     zero.iter().zip(&bits).map(|(z, x)| held(z, x)).collect();
-                tiny_threshold(&mut g, &spec, &zero, Some(&masks)).unwrap();
+                let neg = circuit::negated_mask_bits(&masks, spec.share_bits);
+                let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
+                let hidden = vec![(); spec.share_bits as usize];
+                tiny_threshold(&mut g, &spec, &zero, &neg).unwrap();
                 (
-                    tiny_threshold(&mut e, &spec, &labels, None).unwrap(),
-                    tiny_threshold(&mut Plain, &spec, &bits, Some(&masks)).unwrap(),
+                    tiny_threshold(&mut e, &spec, &labels, &hidden).unwrap(),
+                    tiny_threshold(&mut Plain, &spec, &bits, &neg).unwrap(),
                 )
             }
             other => panic!("unknown circuit {other}"),
@@ -247,7 +250,7 @@ fn threshold_or_vectors_plain_and_garbled() {
         let (shares, masks) = (list("shares"), list("masks"));
         let want = case["bit"].as_bool().unwrap();
         assert_eq!(
-            privface_gc::plain_threshold_or(&spec, &shares, &masks),
+            privface_gc::plain_integer_rule(&spec, &shares, &masks),
             want
         );
         let (mut a, mut b) = MemoryChannel::pair(8);
