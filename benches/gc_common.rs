@@ -12,7 +12,9 @@ use rand_chacha::ChaCha20Rng;
 /// AND gates per second, garbling and evaluating, one core: `rounds` calls of `lanes` ANDs.
 /// The share width sessions use at d = 512 (spec §4), which the benches measure by default.
 pub fn session_share_bits() -> u32 {
-    privface::he::share_bits_for_dimension(512)
+    privface::he::Quantiser::for_dimension(512)
+        .expect("d = 512 has a quantiser")
+        .share_bits()
 }
 
 /// Upper bound of the wire bytes per score at width k: tables 32·(2k−2) + 16 (half-gate) and

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
 use privface::he::{
-    GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, SessionShape, VerifierKey,
-    plain, share_bits_for_dimension,
+    GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser, SessionShape,
+    VerifierKey, plain,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -32,7 +32,7 @@ fn setup(d: usize, g: usize) -> Setup {
     let n = 8 * layout.block_capacity();
     let rows: Vec<i8> = (0..n * d).map(|_| rng.random_range(-127..=127)).collect();
     let probe: Vec<i8> = (0..d).map(|_| rng.random_range(-127..=127)).collect();
-    let shape = SessionShape::new(&params, layout, share_bits_for_dimension(d)).expect("shape");
+    let shape = SessionShape::new(&params, layout, session_share_bits(d)).expect("shape");
     let gallery =
         PackedGallery::new(layout, rows.clone(), GalleryMode::Pretransformed).expect("gallery");
     let key = VerifierKey::generate(&params, &mut rng);
@@ -121,4 +121,11 @@ criterion_group!(benches, bench_block);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
+}
+
+/// The share width sessions use at dimension d (the quantiser's norm bound, spec §4).
+fn session_share_bits(d: usize) -> u32 {
+    Quantiser::for_dimension(d)
+        .expect("benchmarked dimensions have a quantiser")
+        .share_bits()
 }

@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use privface::he::{
-    GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, SessionShape, VerifierKey,
-    plain, share_bits_for_dimension,
+    GalleryMode, HolderQuery, Layout, PackedGallery, ParameterSet, Quantiser, SessionShape,
+    VerifierKey, plain,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -37,7 +37,7 @@ fn measure(params: &ParameterSet, d: usize, g: usize, n: usize, reps: usize) -> 
     let rows: Vec<i8> = (0..n * d).map(|_| rng.random_range(-127..=127)).collect();
     let probe: Vec<i8> = (0..d).map(|_| rng.random_range(-127..=127)).collect();
     let layout = Layout::new(params, d, g).expect("layout");
-    let shape = SessionShape::new(params, layout, share_bits_for_dimension(d)).expect("shape");
+    let shape = SessionShape::new(params, layout, session_share_bits(d)).expect("shape");
     let gallery =
         PackedGallery::new(layout, rows.clone(), GalleryMode::Pretransformed).expect("gallery");
     let key = VerifierKey::generate(params, &mut rng);
@@ -153,4 +153,11 @@ fn main() {
         r.g,
         r.n
     );
+}
+
+/// The share width sessions use at dimension d (the quantiser's norm bound, spec §4).
+fn session_share_bits(d: usize) -> u32 {
+    Quantiser::for_dimension(d)
+        .expect("benchmarked dimensions have a quantiser")
+        .share_bits()
 }

@@ -23,7 +23,9 @@ struct Holder {
     addr: std::net::SocketAddr,
     pki: Arc<pki::DemoPki>,
     fixture: Fixture,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    /// Dropping it (or sending) shuts the holder down.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<Result<(), NetError>>,
 }
 
 /// A holder serving a fixture gallery on 127.0.0.1:0 with at most `max_connections` at once.
@@ -52,17 +54,18 @@ async fn start_holder(
     let options = ServeOptions {
         timeouts: IO_TIMEOUTS,
         max_connections,
-        shutdown_grace: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(10),
     };
     let config = fixture.config.clone();
-    tokio::spawn(serve(listener, tls, config, options, async move {
+    let served = tokio::spawn(serve(listener, tls, config, options, async move {
         let _ = stopped.await;
     }));
     Holder {
         addr,
         pki,
         fixture,
-        _stop: stop,
+        stop: Some(stop),
+        served,
     }
 }
 
@@ -422,4 +425,55 @@ async fn query_budget_is_enforced_per_client_certificate() {
         ),
         "{r:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_running_session_finish_then_stops_accepting() {
+    let mut h = start_holder(ParameterSet::toy(), 64, 2000, None, 4).await;
+    let mut s = h.raw_tls().await;
+    let probe = h.genuine(7);
+    let mut session = VerifierSession::new(
+        h.fixture.verifier_config(),
+        &probe,
+        Mode::Identify,
+        OutputTo::Verifier,
+        ChaCha20Rng::seed_from_u64(6),
+    )
+    .unwrap();
+    let mut outgoing = session.start().unwrap();
+    let mut stopped = false;
+    while !session.is_finished() {
+        for m in outgoing.drain(..) {
+            s.write_all(&encode_frame(&m)).await.unwrap();
+        }
+        s.flush().await.unwrap();
+        let m = read_message(&mut s).await;
+        // Shut the holder down once the comparison is under way.
+        if m.kind() == "Scores" && !stopped {
+            drop(h.stop.take());
+            stopped = true;
+        }
+        outgoing = session.receive(m).unwrap();
+    }
+    assert!(stopped, "the shutdown came mid-session");
+    let (bit, _) = session.outcome().unwrap();
+    assert_eq!(
+        bit,
+        Some(true),
+        "the running session finished with the right bit"
+    );
+    let served = tokio::time::timeout(Duration::from_secs(10), &mut h.served)
+        .await
+        .expect("serve returns once its sessions are done");
+    served.unwrap().unwrap();
+    // The listener is closed: nobody new is served.
+    let refused = match TcpStream::connect(h.addr).await {
+        Err(_) => true,
+        Ok(tcp) => {
+            let tls = h.client_tls();
+            let request = h.request(h.genuine(1), Mode::Identify);
+            verify(tcp, tls, request).await.is_err()
+        }
+    };
+    assert!(refused);
 }

@@ -2,7 +2,10 @@
 //! `accept`, so at most `max_connections` connections exist at once and the rest wait in the
 //! kernel's backlog; accept errors (running out of file descriptors, say) back off
 //! exponentially instead of spinning; on shutdown the loop stops accepting and running sessions
-//! get `shutdown_grace` to finish before they are cancelled.
+//! get `shutdown_grace` to finish. A session still running after that is abandoned, not
+//! stopped: its state machine runs on a blocking thread that ends at its next I/O failure or
+//! timeout (a cancellation that reaches the HE workers and the stream is left to the holder
+//! hardening work).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,7 +32,7 @@ pub struct ServeOptions {
     /// Connections (in handshake or in session) open at once; further clients wait in the
     /// listen backlog until one ends.
     pub max_connections: usize,
-    /// On shutdown, how long running sessions may take to finish before they are cancelled.
+    /// On shutdown, how long `serve` waits for running sessions before it returns without them.
     pub shutdown_grace: Duration,
 }
 
@@ -124,7 +127,7 @@ pub async fn serve(
     if drained.is_err() {
         tracing::warn!(
             cancelled = sessions.len(),
-            "sessions still running at the end of the grace period are cancelled"
+            "sessions still running at the end of the grace period are abandoned"
         );
         sessions.shutdown().await;
     }
