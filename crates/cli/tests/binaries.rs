@@ -157,10 +157,13 @@ fn holder_and_verifier_binaries_end_to_end() {
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
     assert_eq!(phases, ["negotiate", "query", "rounds"]);
-    // Errors: unknown identity, wrong dimension, missing file.
-    let (code, _, err) = verify(vector(7, dim), &["--identity", "nobody"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("UnknownIdentity"), "{err}");
+    // An unknown identity is an ordinary "no match" (no enrolment oracle); a result that went
+    // to the holder is exit code 3, neither match nor no match.
+    let (code, out, err) = verify(vector(7, dim), &["--identity", "nobody"]);
+    assert_eq!((code, out.trim()), (1, "no match"), "{err}");
+    let (code, out, err) = verify(vector(7, dim), &["--output", "holder"]);
+    assert_eq!(code, 3, "{out} {err}");
+    // Errors: wrong dimension, overflowing probe, missing file.
     let (code, _, err) = verify(vector(7, 16), &[]);
     assert_eq!(code, 2);
     assert!(

@@ -383,3 +383,54 @@ fn a_peer_abort_ends_every_state_with_the_peer_code_and_no_reply() {
         assert!(verifier.outcome().is_err(), "{state}");
     }
 }
+
+#[test]
+fn an_unknown_identity_is_charged_and_looks_like_a_known_one_that_does_not_match() {
+    let f = Fixture::builder(ParameterSet::toy(), 16, 40)
+        .batch(20)
+        .round_blocks(1)
+        .budget(Some(2))
+        .build();
+    let probe = embedding(&mut ChaCha20Rng::seed_from_u64(404), 16);
+    let known = Mode::Verify {
+        identity: "id7".into(),
+    };
+    // An unknown name of the same length, so even the verifier's own Hello has the same size.
+    let unknown = Mode::Verify {
+        identity: "idX".into(),
+    };
+    assert!(
+        !f.plain_decision(&probe, &[7]),
+        "the probe does not match id7"
+    );
+    let a = run(&f, &probe, known, OutputTo::Both, 2);
+    let b = run(&f, &probe, unknown, OutputTo::Both, 2);
+    assert_eq!((a.verifier_bit, a.holder_bit), (Some(false), Some(false)));
+    assert_eq!((b.verifier_bit, b.holder_bit), (Some(false), Some(false)));
+    // Same messages, in the same order, of the same sizes, in both directions.
+    let shape = |ms: &[Message]| {
+        ms.iter()
+            .map(|m| (m.kind(), m.encode().len()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&a.to_holder), shape(&b.to_holder));
+    assert_eq!(shape(&a.to_verifier), shape(&b.to_verifier));
+    // Both were charged: the budget of 2 is used up.
+    let mut holder =
+        HolderSession::new(&f.config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let mut verifier = VerifierSession::new(
+        verifier_config(1),
+        &probe,
+        Mode::Verify {
+            identity: "nobody".into(),
+        },
+        OutputTo::Verifier,
+        ChaCha20Rng::seed_from_u64(2),
+    )
+    .unwrap();
+    let hello = verifier.start().unwrap().pop().unwrap();
+    assert_eq!(
+        holder.receive(hello).unwrap(),
+        vec![Message::Reject(AbortCode::Budget)]
+    );
+}

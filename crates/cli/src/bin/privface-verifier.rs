@@ -1,5 +1,6 @@
-//! privface-verifier: ask a holder whether a probe matches. Exit code 0 = match, 1 = no match,
-//! 2 = error.
+//! privface-verifier: ask a holder whether a probe matches. Exit code 0 = match, 1 = no match
+//! (also for a claimed identity that is not enrolled: the holder does not say), 2 = error,
+//! 3 = no result here (the output went to the holder).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,8 +142,10 @@ fn run(cli: Cli) -> Result<Option<bool>> {
 fn main() -> ExitCode {
     init_logging();
     match run(Cli::parse()) {
-        Ok(Some(true)) | Ok(None) => ExitCode::from(0),
+        Ok(Some(true)) => ExitCode::from(0),
         Ok(Some(false)) => ExitCode::from(1),
+        // The output went to the holder: no result here, which is neither match nor no match.
+        Ok(None) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -83,11 +83,17 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
                 )
             }
             Mode::Verify { identity } => {
-                let Some(row) = gallery.row(identity) else {
-                    return refuse(
-                        AbortCode::UnknownIdentity,
-                        "claimed identity is not enrolled".into(),
-                    );
+                // An unknown identity is answered like a known one that does not match: the
+                // zero row scores 0 < τ, and the session has the same messages and sizes (a
+                // refusal here would be a free enrolment oracle). It is charged below too.
+                let zero;
+                let row = match gallery.row(identity) {
+                    Some(row) => row,
+                    None => {
+                        tracing::debug!(client = %self.client, "claimed identity is not enrolled; answering with the zero row");
+                        zero = vec![0i8; d];
+                        &zero
+                    }
                 };
                 let single =
                     single_row(p, d, k, row).map_err(|e| internal(ProtocolError::He(e)))?;
