@@ -51,6 +51,25 @@ fn holder_and_verifier_binaries_end_to_end() {
 
     assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
     assert_eq!(run(HOLDER, &["init", "--db", &db, "--dim", "32"]).0, 0);
+    // Keys and the gallery are the owner's alone; the CA key is not in what a verifier gets.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        for dir in ["pki/ca", "pki/holder", "pki/verifier"] {
+            assert_eq!(mode(&p(d, dir)), 0o700, "{dir}");
+        }
+        for key in [
+            "pki/ca/ca.key",
+            "pki/holder/holder.key",
+            "pki/verifier/verifier.key",
+        ] {
+            assert_eq!(mode(&p(d, key)), 0o600, "{key}");
+        }
+        assert_eq!(mode(&db), 0o600, "the gallery database");
+        assert!(!std::path::Path::new(&p(d, "pki/verifier/ca.key")).exists());
+        // Minting again never overwrites a key.
+        assert_ne!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
+    }
     let lines: String = (0..20)
         .map(|i| {
             format!(
@@ -78,9 +97,9 @@ fn holder_and_verifier_binaries_end_to_end() {
 
     // One serve command line, first without the flag the insecure set needs, then with it.
     let (ca, cert, key) = (
-        p(d, "pki/ca.pem"),
-        p(d, "pki/holder.pem"),
-        p(d, "pki/holder.key"),
+        p(d, "pki/holder/ca.pem"),
+        p(d, "pki/holder/holder.pem"),
+        p(d, "pki/holder/holder.key"),
     );
     let serve: Vec<&str> = vec![
         "serve",
@@ -124,11 +143,11 @@ fn holder_and_verifier_binaries_end_to_end() {
             "--connect",
             &addr,
             "--ca",
-            &p(d, "pki/ca.pem"),
+            &p(d, "pki/verifier/ca.pem"),
             "--cert",
-            &p(d, "pki/verifier.pem"),
+            &p(d, "pki/verifier/verifier.pem"),
             "--key",
-            &p(d, "pki/verifier.key"),
+            &p(d, "pki/verifier/verifier.key"),
             "--params",
             "toy",
             "--insecure-toy-params",

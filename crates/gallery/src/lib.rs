@@ -57,6 +57,12 @@ pub enum GalleryError {
         /// What is wrong.
         reason: String,
     },
+    /// A record without an identifier.
+    #[error("record {record} has an empty id")]
+    EmptyId {
+        /// 1-based record number in the import (0 for a single enrolment).
+        record: usize,
+    },
     /// The identity is already enrolled.
     #[error("identity `{0}` is already enrolled")]
     Duplicate(String),
@@ -203,6 +209,16 @@ impl Gallery {
             )));
         }
         let quantiser = quantiser_for(dimension)?;
+        // The file holds templates: create it owner-only before SQLite opens it (SQLite gives
+        // its journal files the database file's permissions).
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).map_err(|error| GalleryError::Read {
+            path: path.display().to_string(),
+            error,
+        })?;
         let mut conn = Connection::open(path)?;
         let tx = conn.transaction()?;
         tx.execute_batch(
@@ -285,6 +301,9 @@ impl Gallery {
         r: &Record,
         created: i64,
     ) -> Result<()> {
+        if r.id.trim().is_empty() {
+            return Err(GalleryError::EmptyId { record });
+        }
         let x = q
             .quantise(&r.embedding)
             .map_err(|error| GalleryError::Embedding {

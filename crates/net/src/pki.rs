@@ -29,21 +29,80 @@ fn err(e: rcgen::Error) -> NetError {
 }
 
 impl DemoPki {
-    /// Writes the six PEM files (`ca.pem`, `ca.key`, `holder.pem`, `holder.key`, `verifier.pem`,
-    /// `verifier.key`) into `dir`, which must exist.
+    /// Writes the PKI into `dir` (created if missing) as one directory per party, so each is
+    /// handed only what it needs and the CA key stays apart:
+    ///
+    /// * `ca/ca.pem`, `ca/ca.key` (the issuer's; never handed out),
+    /// * `holder/ca.pem`, `holder/holder.pem`, `holder/holder.key`,
+    /// * `verifier/ca.pem`, `verifier/verifier.pem`, `verifier/verifier.key`.
+    ///
+    /// On Unix the directories are created 0700 and the keys 0600 (created with that mode, so
+    /// they are never readable by others, not even for a moment); certificates are 0644. An
+    /// existing key file is refused rather than overwritten.
     pub fn write_to(&self, dir: &std::path::Path) -> std::io::Result<()> {
-        for (file, pem) in [
-            ("ca.pem", &self.ca_cert),
-            ("ca.key", &self.ca_key),
-            ("holder.pem", &self.holder_cert),
-            ("holder.key", &self.holder_key),
-            ("verifier.pem", &self.verifier_cert),
-            ("verifier.key", &self.verifier_key),
-        ] {
-            std::fs::write(dir.join(file), pem)?;
+        let parties: [(&str, &[PemFile]); 3] = [
+            (
+                "ca",
+                &[
+                    ("ca.pem", &self.ca_cert, false),
+                    ("ca.key", &self.ca_key, true),
+                ],
+            ),
+            (
+                "holder",
+                &[
+                    ("ca.pem", &self.ca_cert, false),
+                    ("holder.pem", &self.holder_cert, false),
+                    ("holder.key", &self.holder_key, true),
+                ],
+            ),
+            (
+                "verifier",
+                &[
+                    ("ca.pem", &self.ca_cert, false),
+                    ("verifier.pem", &self.verifier_cert, false),
+                    ("verifier.key", &self.verifier_key, true),
+                ],
+            ),
+        ];
+        std::fs::create_dir_all(dir)?;
+        for (party, files) in parties {
+            let sub = dir.join(party);
+            private_dir(&sub)?;
+            for &(name, pem, secret) in files {
+                write_file(&sub.join(name), pem, secret)?;
+            }
         }
         Ok(())
     }
+}
+
+/// A file to write: name, PEM text, and whether it is a private key.
+type PemFile<'a> = (&'a str, &'a str, bool);
+
+fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    Ok(())
+}
+
+fn write_file(path: &std::path::Path, text: &str, secret: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if secret {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, if secret { 0o600 } else { 0o644 });
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// Mints a CA, a holder certificate for `holder_names` and one verifier certificate.

@@ -91,9 +91,9 @@ async fn start_holder(
     params: ParameterSet,
 ) -> Result<std::net::SocketAddr> {
     let tls = server_tls(
-        &read(dir, "ca.pem")?,
-        &read(dir, "holder.pem")?,
-        &read(dir, "holder.key")?,
+        &read(dir, "holder/ca.pem")?,
+        &read(dir, "holder/holder.pem")?,
+        &read(dir, "holder/holder.key")?,
     )?;
     let threshold = gallery.quantiser().threshold(THRESHOLD);
     let config = Arc::new(HolderConfig::new(
@@ -127,9 +127,9 @@ async fn ask(
     mode: Mode,
 ) -> Result<VerifyOutcome> {
     let tls = client_tls(
-        &read(dir, "ca.pem")?,
-        &read(dir, "verifier.pem")?,
-        &read(dir, "verifier.key")?,
+        &read(dir, "verifier/ca.pem")?,
+        &read(dir, "verifier/verifier.pem")?,
+        &read(dir, "verifier/verifier.key")?,
     )?;
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let request = VerifyRequest {

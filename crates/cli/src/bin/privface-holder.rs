@@ -169,10 +169,10 @@ fn main() -> Result<()> {
             }
         }
         Command::Certs { out, name } => {
-            std::fs::create_dir_all(&out)?;
             pki::mint(&[&name], "privface-verifier")?.write_to(&out)?;
             println!(
-                "wrote ca, holder and verifier certificates to {}",
+                "wrote {0}/ca (the CA certificate and key: keep them with the issuer), {0}/holder \
+                 (for this holder) and {0}/verifier (hand this one to the verifier); keys are 0600",
                 out.display()
             );
         }
