@@ -63,7 +63,11 @@ pub fn read_npy(npy: &Path, ids: &Path) -> Result<Vec<Record>> {
         return Err(bad("shape must be (n, d)"));
     };
     let data = &bytes[start + header_len..];
-    if data.len() != n * d * 4 {
+    let want = n
+        .checked_mul(d)
+        .and_then(|x| x.checked_mul(4))
+        .ok_or_else(|| bad(&format!("shape ({n}, {d}) is too large")))?;
+    if data.len() != want {
         return Err(bad(&format!(
             "{} data bytes for shape ({n}, {d})",
             data.len()
@@ -205,5 +209,20 @@ mod tests {
         assert_eq!(read_jsonl(&p("g.jsonl")).unwrap()[0].id, "d");
         std::fs::write(p("bad.jsonl"), "{\"id\":\"d\"}\n").unwrap();
         assert!(read_jsonl(&p("bad.jsonl")).is_err());
+    }
+
+    #[test]
+    fn an_npy_shape_that_overflows_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let header =
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 8), }\n";
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        npy.extend((header.len() as u16).to_le_bytes());
+        npy.extend(header.as_bytes());
+        npy.extend([0u8; 32]);
+        std::fs::write(dir.path().join("big.npy"), &npy).unwrap();
+        std::fs::write(dir.path().join("ids.txt"), "a\n").unwrap();
+        let err = read_npy(&dir.path().join("big.npy"), &dir.path().join("ids.txt")).unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
     }
 }

@@ -113,6 +113,10 @@ fn errors_name_what_is_wrong() {
     let err = Gallery::create(&dir.path().join("z.sqlite"), 0).unwrap_err();
     assert!(matches!(err, GalleryError::Dimension(_)), "{err}");
     let mut g = Gallery::create(&dir.path().join("g.sqlite"), 3).unwrap();
+    assert!(matches!(
+        g.enrol(&rec(" ", vec![1.0; 3])),
+        Err(GalleryError::EmptyId { record: 0 })
+    ));
     let err = g.enrol(&rec("alice", vec![1.0; 4])).unwrap_err();
     assert!(err.to_string().starts_with("identity `alice`: "), "{err}");
     let err = g

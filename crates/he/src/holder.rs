@@ -154,7 +154,7 @@ fn transform_block(layout: &Layout, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
 ///
 /// The holder's additive share of score t is −r_t mod 2^k; the verifier's is the decrypted
 /// value, so `score_t = verifier_share_t − r_t (mod 2^k)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HolderBlock {
     /// Block index within the session.
     pub index: usize,
@@ -162,6 +162,17 @@ pub struct HolderBlock {
     pub response: ResponseBlock,
     /// The masks r_t, one per gallery vector of the block (padding excluded).
     pub masks: Vec<u32>,
+}
+
+impl std::fmt::Debug for HolderBlock {
+    // The masks are the holder's shares: with the verifier's they give the scores. Never logged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HolderBlock")
+            .field("index", &self.index)
+            .field("response", &self.response)
+            .field("masks", &format_args!("[{} hidden]", self.masks.len()))
+            .finish()
+    }
 }
 
 /// Switches that exist only so tests can show what flooding and modulus switching do.

@@ -246,7 +246,10 @@ impl ResponseBlock {
             })
         };
         let b = self.switched_modulus_log;
-        if b != shape.switched_modulus_log && b < shape.share_bits + 2 {
+        // The session fixes b (a 64-bit block that was not switched is the one exception, used
+        // by the noise measurements); one below k + 2 leaves no room for the rounding of §6.6
+        // and is refused whatever else holds, so the share shift can never underflow.
+        if b < shape.share_bits + 2 || (b != shape.switched_modulus_log && b != 64) {
             return malformed(format!("switched modulus 2^{b}"));
         }
         if !(1..=64).contains(&b) {

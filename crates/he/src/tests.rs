@@ -372,6 +372,28 @@ fn malformed_input_is_an_error_not_a_panic() {
         key.decrypt_block(&shape, &short, 10),
         Err(HeError::Malformed { .. })
     ));
+    // A block claiming another switched modulus, in particular one with no room for the
+    // rounding (b ≤ k), is refused and never reaches the shift that would underflow.
+    assert!(shape.switched_modulus_log + 1 < 64);
+    for b in [
+        shape.share_bits - 1,
+        shape.share_bits,
+        shape.share_bits + 1,
+        shape.switched_modulus_log + 1,
+    ] {
+        let mut other = block.response.clone();
+        other.switched_modulus_log = b;
+        assert!(
+            matches!(
+                key.decrypt_block(&shape, &other, 10),
+                Err(HeError::Malformed { .. })
+            ),
+            "b = {b}"
+        );
+    }
+    // The holder's masks never reach Debug output.
+    let shown = format!("{block:?}");
+    assert!(shown.contains("hidden") && !shown.contains(&format!("{:?}", block.masks)));
 }
 
 #[test]

@@ -434,3 +434,21 @@ fn an_unknown_identity_is_charged_and_looks_like_a_known_one_that_does_not_match
         vec![Message::Reject(AbortCode::Budget)]
     );
 }
+
+#[test]
+fn a_verifier_refuses_a_threshold_that_lets_padding_match() {
+    let f = fixture(20, 16, 20, 1);
+    for tau in [0i64, -5] {
+        let (_, mut verifier, m) = until(&f, "Accept", false);
+        let Message::Accept(mut accept) = m else {
+            unreachable!()
+        };
+        accept.threshold = tau;
+        let err = verifier.receive(Message::Accept(accept)).unwrap_err();
+        assert!(
+            matches!(err, ProtocolError::Refused(_)),
+            "τ = {tau}: {err:?}"
+        );
+        assert_eq!(err.notice(), Some(AbortCode::Parameters));
+    }
+}

@@ -29,6 +29,13 @@ pub(super) fn check_accept(
             accept.dimension
         ));
     }
+    if accept.threshold < 1 {
+        // The padding rows score 0: a threshold of 0 or less would let them match.
+        return refuse(format!(
+            "threshold {} (must be at least 1)",
+            accept.threshold
+        ));
+    }
     if accept.padded_count == 0 || accept.padded_count > config.max_scores {
         return refuse(format!("{} scores", accept.padded_count));
     }
