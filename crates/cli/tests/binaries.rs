@@ -117,6 +117,8 @@ fn holder_and_verifier_binaries_end_to_end() {
         "toy",
         "--threshold",
         "0.9",
+        "--allow-output",
+        "verifier,holder",
     ];
     let (code, _, err) = run(HOLDER, &serve);
     assert_ne!(code, 0);
@@ -182,6 +184,10 @@ fn holder_and_verifier_binaries_end_to_end() {
     assert_eq!((code, out.trim()), (1, "no match"), "{err}");
     let (code, out, err) = verify(vector(7, dim), &["--output", "holder"]);
     assert_eq!(code, 3, "{out} {err}");
+    // This holder does not let the result go to both parties: a clear refusal.
+    let (code, _, err) = verify(vector(7, dim), &["--output", "both"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Parameters"), "{err}");
     // Errors: wrong dimension, overflowing probe, missing file.
     let (code, _, err) = verify(vector(7, 16), &[]);
     assert_eq!(code, 2);

@@ -15,13 +15,14 @@ use crate::budget::QueryBudget;
 use crate::driver::Session;
 use crate::error::{PeerMisbehaved, ProtocolError, Result};
 use crate::gallery::HolderGallery;
-use crate::messages::{Hello, Message, consumed};
+use crate::messages::{Hello, Message, OutputTo, consumed};
 use crate::phase::{Phase, PhaseTimings};
 use crate::{DEFAULT_BATCH, DEFAULT_ROUND_BLOCKS, MAX_BATCH, MAX_ROUND_BLOCKS, unexpected};
 use negotiate::Terms;
 use rounds::{Comparing, next_round};
 
 /// The holder's policy and data.
+#[derive(Clone)]
 pub struct HolderConfig {
     /// Parameter set offered to verifiers.
     pub params: ParameterSet,
@@ -37,6 +38,9 @@ pub struct HolderConfig {
     pub batch: usize,
     /// Score blocks per round (HE of round j+1 runs while round j is garbled).
     pub round_blocks: usize,
+    /// Where this holder lets the result go; a Hello asking for another is refused
+    /// (`Parameters`) before anything is charged. All three unless configured otherwise.
+    pub allowed_outputs: Vec<OutputTo>,
 }
 
 impl HolderConfig {
@@ -55,6 +59,7 @@ impl HolderConfig {
             budget,
             batch: DEFAULT_BATCH,
             round_blocks: DEFAULT_ROUND_BLOCKS,
+            allowed_outputs: vec![OutputTo::Verifier, OutputTo::Holder, OutputTo::Both],
         }
     }
 
@@ -71,6 +76,9 @@ impl HolderConfig {
         }
         if self.gallery.params() != &self.params {
             return bad("gallery packed for another parameter set".into());
+        }
+        if self.allowed_outputs.is_empty() {
+            return bad("no output destination is allowed".into());
         }
         if !(1..=MAX_BATCH).contains(&self.batch) {
             return bad(format!("batch of {} scores (1 to {MAX_BATCH})", self.batch));
@@ -158,6 +166,7 @@ pub struct HolderSession<R: Rng + CryptoRng> {
     threshold: i64,
     batch: usize,
     round_blocks: usize,
+    allowed_outputs: Vec<OutputTo>,
     client: String,
     rng: R,
     channel: BufferChannel,
@@ -175,6 +184,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             threshold: config.threshold,
             batch: config.batch,
             round_blocks: config.round_blocks,
+            allowed_outputs: config.allowed_outputs.clone(),
             client: client.to_owned(),
             rng,
             channel: BufferChannel::new(),

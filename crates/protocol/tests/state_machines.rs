@@ -452,3 +452,47 @@ fn a_verifier_refuses_a_threshold_that_lets_padding_match() {
         assert_eq!(err.notice(), Some(AbortCode::Parameters));
     }
 }
+
+#[test]
+fn an_output_the_holder_does_not_allow_is_refused_before_anything_is_charged() {
+    let f = Fixture::builder(ParameterSet::toy(), 16, 20)
+        .budget(Some(1))
+        .build();
+    let mut config = (*f.config).clone();
+    config.allowed_outputs = vec![OutputTo::Verifier];
+    for output in [OutputTo::Holder, OutputTo::Both] {
+        let mut holder =
+            HolderSession::new(&config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
+        let mut verifier = VerifierSession::new(
+            verifier_config(1),
+            &f.embeddings[0],
+            Mode::Identify,
+            output,
+            ChaCha20Rng::seed_from_u64(2),
+        )
+        .unwrap();
+        let hello = verifier.start().unwrap().pop().unwrap();
+        assert_eq!(
+            holder.receive(hello).unwrap(),
+            vec![Message::Reject(AbortCode::Parameters)],
+            "{output:?}"
+        );
+        let err = holder.outcome().unwrap_err();
+        assert!(err.to_string().contains("not allowed"), "{err}");
+    }
+    // The refusals were not charged: the one query of the budget is still there.
+    let mut holder = HolderSession::new(&config, "client", ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let mut verifier = VerifierSession::new(
+        verifier_config(1),
+        &f.embeddings[0],
+        Mode::Identify,
+        OutputTo::Verifier,
+        ChaCha20Rng::seed_from_u64(2),
+    )
+    .unwrap();
+    let hello = verifier.start().unwrap().pop().unwrap();
+    assert!(matches!(
+        holder.receive(hello).unwrap()[..],
+        [Message::Accept(_)]
+    ));
+}

@@ -28,15 +28,15 @@ pub(crate) fn session_transcript() -> Value {
     let packed =
         privface_protocol::HolderGallery::new(&params, d, entries, GalleryMode::Pretransformed)
             .expect("gallery");
-    let config = privface_protocol::HolderConfig {
-        params: params.clone(),
-        allow_insecure: true,
-        threshold: q.threshold(0.9),
-        gallery: Arc::new(packed),
-        budget: Arc::new(privface_protocol::QueryBudget::new(None)),
-        batch: 2,
-        round_blocks: 1,
-    };
+    let mut config = privface_protocol::HolderConfig::new(
+        params.clone(),
+        Arc::new(packed),
+        q.threshold(0.9),
+        Arc::new(privface_protocol::QueryBudget::new(None)),
+    );
+    config.allow_insecure = true;
+    config.batch = 2;
+    config.round_blocks = 1;
     let probe = vec![0.0, 1.0, 0.0, 0.3, 0.0, 0.0, 0.41, 0.0];
     let vconfig = privface_protocol::VerifierConfig {
         param_sets: vec!["toy".into()],

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use privface_cli::{init_logging, load_gallery, parameter_set, read_embedding};
 use privface_gallery::{Gallery, Record, read_csv, read_jsonl, read_npy};
 use privface_net::{ServeOptions, pki, serve, server_tls};
-use privface_protocol::{HolderConfig, QueryBudget};
+use privface_protocol::{HolderConfig, OutputTo, QueryBudget};
 
 #[derive(Parser)]
 #[command(
@@ -111,7 +111,26 @@ enum Command {
         /// Seconds running sessions may take to finish after Ctrl-C.
         #[arg(long, default_value_t = 30)]
         shutdown_grace: u64,
+        /// Where the result may go (comma-separated); a verifier asking for another is refused.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "verifier,holder,both"
+        )]
+        allow_output: Vec<AllowOutput>,
     },
+}
+
+/// A result destination the holder allows.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum AllowOutput {
+    /// The verifier alone learns the bit.
+    Verifier,
+    /// The holder alone learns the bit.
+    Holder,
+    /// Both learn it.
+    Both,
 }
 
 fn main() -> Result<()> {
@@ -188,6 +207,7 @@ fn main() -> Result<()> {
             budget,
             max_connections,
             shutdown_grace,
+            allow_output,
         } => {
             let params = parameter_set(&params, insecure_toy_params)?;
             let gallery = load_gallery(&db, &params)?;
@@ -203,6 +223,14 @@ fn main() -> Result<()> {
                 Arc::new(QueryBudget::new(budget)),
             );
             config.allow_insecure = insecure_toy_params;
+            config.allowed_outputs = allow_output
+                .into_iter()
+                .map(|o| match o {
+                    AllowOutput::Verifier => OutputTo::Verifier,
+                    AllowOutput::Holder => OutputTo::Holder,
+                    AllowOutput::Both => OutputTo::Both,
+                })
+                .collect();
             let config = Arc::new(config);
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {

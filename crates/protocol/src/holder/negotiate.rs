@@ -59,6 +59,15 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
                 ),
             );
         }
+        if !self.allowed_outputs.contains(&hello.output) {
+            return refuse(
+                AbortCode::Parameters,
+                format!(
+                    "output to {:?} is not allowed here (allowed: {:?})",
+                    hello.output, self.allowed_outputs
+                ),
+            );
+        }
         let d = gallery.dimension();
         if hello.dimension as usize != d {
             return refuse(
