@@ -36,6 +36,22 @@ async fn start_holder(
     budget: Option<u32>,
     max_connections: usize,
 ) -> Holder {
+    let options = ServeOptions {
+        timeouts: IO_TIMEOUTS,
+        max_connections,
+        shutdown_grace: Duration::from_secs(10),
+        session_deadline: Duration::from_secs(120),
+    };
+    start_holder_with(params, d, n, budget, options).await
+}
+
+async fn start_holder_with(
+    params: ParameterSet,
+    d: usize,
+    n: usize,
+    budget: Option<u32>,
+    options: ServeOptions,
+) -> Holder {
     let pki = Arc::new(pki::mint(&["localhost"], "gate-1").unwrap());
     let fixture = Fixture::builder(params, d, n)
         .budget(budget)
@@ -51,11 +67,6 @@ async fn start_holder(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = ServeOptions {
-        timeouts: IO_TIMEOUTS,
-        max_connections,
-        shutdown_grace: Duration::from_secs(10),
-    };
     let config = fixture.config.clone();
     let served = tokio::spawn(serve(listener, tls, config, options, async move {
         let _ = stopped.await;
@@ -476,4 +487,35 @@ async fn shutdown_lets_a_running_session_finish_then_stops_accepting() {
         }
     };
     assert!(refused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_trickles_is_cut_off_at_the_session_deadline() {
+    // One connection slot, a 20 s I/O timeout and a 3 s session deadline.
+    let options = ServeOptions {
+        timeouts: IO_TIMEOUTS,
+        max_connections: 1,
+        shutdown_grace: Duration::from_secs(1),
+        session_deadline: Duration::from_secs(3),
+    };
+    let h = start_holder_with(ParameterSet::toy(), 64, 50, None, options).await;
+    let mut s = h.raw_tls().await;
+    // A frame of 1000 bytes announced, then one byte every 200 ms: each byte restarts the
+    // holder's I/O timeout, so only the deadline can end this connection.
+    let trickler = tokio::spawn(async move {
+        if s.write_all(&1000u32.to_le_bytes()).await.is_err() {
+            return true;
+        }
+        for _ in 0..150 {
+            if s.write_all(&[1]).await.is_err() || s.flush().await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Within 10 s (the deadline frees the only slot at 3 s), an honest query is answered.
+    h.check_still_serving().await;
+    assert!(trickler.await.unwrap(), "the holder cut the trickler off");
 }

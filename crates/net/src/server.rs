@@ -2,10 +2,10 @@
 //! `accept`, so at most `max_connections` connections exist at once and the rest wait in the
 //! kernel's backlog; accept errors (running out of file descriptors, say) back off
 //! exponentially instead of spinning; on shutdown the loop stops accepting and running sessions
-//! get `shutdown_grace` to finish. A session still running after that is abandoned, not
-//! stopped: its state machine runs on a blocking thread that ends at its next I/O failure or
-//! timeout (a cancellation that reaches the HE workers and the stream is left to the holder
-//! hardening work).
+//! get `shutdown_grace` to finish. Every connection also has a deadline. A connection cut off
+//! (deadline, or the end of the grace period) has its socket shut down, so the blocking thread
+//! running its state machine fails its next read or write and ends; the HE worker of a round
+//! in flight finishes that round and is dropped.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,8 +32,12 @@ pub struct ServeOptions {
     /// Connections (in handshake or in session) open at once; further clients wait in the
     /// listen backlog until one ends.
     pub max_connections: usize,
-    /// On shutdown, how long `serve` waits for running sessions before it returns without them.
+    /// On shutdown, how long running sessions may take before they are cut off.
     pub shutdown_grace: Duration,
+    /// Longest a connection may last from accept to the end of its session, whatever its
+    /// I/O timeout (which restarts on every byte, so it alone cannot stop a client that
+    /// trickles). Generous by default: a 10^6 × 512 session takes about 7 s here.
+    pub session_deadline: Duration,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +46,7 @@ impl Default for ServeOptions {
             timeouts: Timeouts::default(),
             max_connections: 16,
             shutdown_grace: Duration::from_secs(30),
+            session_deadline: Duration::from_secs(600),
         }
     }
 }
@@ -103,7 +108,7 @@ pub async fn serve(
         let (acceptor, config) = (acceptor.clone(), config.clone());
         sessions.spawn(async move {
             let _permit = permit;
-            match holder_connection(tcp, acceptor, config, options.timeouts).await {
+            match holder_connection(tcp, acceptor, config, options).await {
                 Ok(report) => {
                     tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
                 }
@@ -127,14 +132,46 @@ pub async fn serve(
     if drained.is_err() {
         tracing::warn!(
             cancelled = sessions.len(),
-            "sessions still running at the end of the grace period are abandoned"
+            "sessions still running at the end of the grace period are cut off"
         );
         sessions.shutdown().await;
     }
     Ok(())
 }
 
+/// Shuts the socket down when dropped: whether the connection's task ends, hits its deadline
+/// or is cancelled at shutdown, the blocking session thread's next read or write fails at once
+/// and the thread ends, instead of lingering until an I/O timeout.
+struct CutOff(std::net::TcpStream);
+
+impl Drop for CutOff {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 async fn holder_connection(
+    tcp: TcpStream,
+    acceptor: TlsAcceptor,
+    config: Arc<HolderConfig>,
+    options: ServeOptions,
+) -> Result<HolderReport> {
+    use std::os::fd::AsFd;
+    let _cut_off = CutOff(std::net::TcpStream::from(tcp.as_fd().try_clone_to_owned()?));
+    tokio::time::timeout(
+        options.session_deadline,
+        holder_session(tcp, acceptor, config, options.timeouts),
+    )
+    .await
+    .map_err(|_| {
+        NetError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "session deadline passed",
+        ))
+    })?
+}
+
+async fn holder_session(
     tcp: TcpStream,
     acceptor: TlsAcceptor,
     config: Arc<HolderConfig>,
