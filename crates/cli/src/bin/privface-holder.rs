@@ -111,6 +111,9 @@ enum Command {
         /// Seconds running sessions may take to finish after Ctrl-C.
         #[arg(long, default_value_t = 30)]
         shutdown_grace: u64,
+        /// Seconds a connection may last from accept to the end of its session.
+        #[arg(long, default_value_t = 600)]
+        session_deadline: u64,
         /// Where the result may go (comma-separated); a verifier asking for another is refused.
         #[arg(
             long,
@@ -207,6 +210,7 @@ fn main() -> Result<()> {
             budget,
             max_connections,
             shutdown_grace,
+            session_deadline,
             allow_output,
         } => {
             let params = parameter_set(&params, insecure_toy_params)?;
@@ -246,6 +250,7 @@ fn main() -> Result<()> {
                 let options = ServeOptions {
                     max_connections,
                     shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
+                    session_deadline: std::time::Duration::from_secs(session_deadline),
                     ..ServeOptions::default()
                 };
                 serve(listener, tls, config, options, shutdown).await?;
