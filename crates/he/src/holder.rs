@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use tfhe::core_crypto::commons::math::random::{RandomGenerator, Seed};
 use tfhe::core_crypto::prelude::{DefaultRandomGenerator, TUniform};
 
+use crate::HolderBlock;
 use crate::bits::modulus_mask;
 use crate::error::{HeError, Result};
 use crate::layout::Layout;
@@ -148,31 +149,6 @@ fn transform_block(layout: &Layout, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
         scatter_tiles(&residues, n, c, m, &mut out);
     }
     out
-}
-
-/// What the holder keeps from one response block: the masks r_t it added.
-///
-/// The holder's additive share of score t is −r_t mod 2^k; the verifier's is the decrypted
-/// value, so `score_t = verifier_share_t − r_t (mod 2^k)`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HolderBlock {
-    /// Block index within the session.
-    pub index: usize,
-    /// The block to send to the verifier.
-    pub response: ResponseBlock,
-    /// The masks r_t, one per gallery vector of the block (padding excluded).
-    pub masks: Vec<u32>,
-}
-
-impl std::fmt::Debug for HolderBlock {
-    // The masks are the holder's shares: with the verifier's they give the scores. Never logged.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HolderBlock")
-            .field("index", &self.index)
-            .field("response", &self.response)
-            .field("masks", &format_args!("[{} hidden]", self.masks.len()))
-            .finish()
-    }
 }
 
 /// Switches that exist only so tests can show what flooding and modulus switching do.

@@ -44,7 +44,7 @@ pub mod wire;
 mod tests;
 
 pub use error::{HeError, Result};
-pub use holder::{GalleryMode, HolderBlock, HolderQuery, PackedGallery};
+pub use holder::{GalleryMode, HolderQuery, PackedGallery};
 pub use layout::{Layout, best_group_size, group_sizes, session_bytes};
 pub use params::{ParameterSet, ParameterSpec};
 pub use quantise::{Quantiser, share_bits_for_dimension};
@@ -266,5 +266,30 @@ impl ResponseBlock {
             return malformed("value wider than the switched modulus".to_owned());
         }
         Ok(())
+    }
+}
+
+/// What the holder keeps from one response block: the masks r_t it added.
+///
+/// The holder's additive share of score t is −r_t mod 2^k; the verifier's is the decrypted
+/// value, so `score_t = verifier_share_t − r_t (mod 2^k)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HolderBlock {
+    /// Block index within the session.
+    pub index: usize,
+    /// The block to send to the verifier.
+    pub response: ResponseBlock,
+    /// The masks r_t, one per gallery vector of the block (padding excluded).
+    pub masks: Vec<u32>,
+}
+
+impl std::fmt::Debug for HolderBlock {
+    // The masks are the holder's shares: with the verifier's they give the scores. Never logged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HolderBlock")
+            .field("index", &self.index)
+            .field("response", &self.response)
+            .field("masks", &format_args!("[{} hidden]", self.masks.len()))
+            .finish()
     }
 }
