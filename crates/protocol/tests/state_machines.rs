@@ -335,6 +335,16 @@ fn a_refusal_is_a_reject_message_and_an_error_outcome() {
     ));
 }
 
+/// A peer's Abort(code) ends the session with exactly that code, and the peer is not told again.
+fn assert_peer_abort(result: Result<Vec<Message>>, code: AbortCode, state: &str) {
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, ProtocolError::Aborted(c) if c == code),
+        "{state}: {err:?}"
+    );
+    assert_eq!(err.notice(), None, "{state}: the peer is not told again");
+}
+
 #[test]
 fn a_peer_abort_ends_every_state_with_the_peer_code_and_no_reply() {
     let f = fixture(70, 16, 20, 1);
@@ -348,14 +358,8 @@ fn a_peer_abort_ends_every_state_with_the_peer_code_and_no_reply() {
     ] {
         let (mut holder, _, _) = until(&f, kind, true);
         assert_eq!(holder.state(), state);
-        let err = holder
-            .receive(Message::Abort(AbortCode::Timeout))
-            .unwrap_err();
-        assert!(
-            matches!(err, ProtocolError::Aborted(AbortCode::Timeout)),
-            "{state}: {err:?}"
-        );
-        assert_eq!(err.notice(), None, "{state}: the peer is not told again");
+        let err = holder.receive(Message::Abort(AbortCode::Timeout));
+        assert_peer_abort(err, AbortCode::Timeout, state);
         assert_eq!(holder.state(), "Failed", "{state}");
         assert!(
             holder.outcome().is_err(),
@@ -371,14 +375,8 @@ fn a_peer_abort_ends_every_state_with_the_peer_code_and_no_reply() {
     ] {
         let (_, mut verifier, _) = until(&f, kind, false);
         assert_eq!(verifier.state(), state);
-        let err = verifier
-            .receive(Message::Abort(AbortCode::Budget))
-            .unwrap_err();
-        assert!(
-            matches!(err, ProtocolError::Aborted(AbortCode::Budget)),
-            "{state}: {err:?}"
-        );
-        assert_eq!(err.notice(), None, "{state}");
+        let err = verifier.receive(Message::Abort(AbortCode::Budget));
+        assert_peer_abort(err, AbortCode::Budget, state);
         assert_eq!(verifier.state(), "Failed", "{state}");
         assert!(verifier.outcome().is_err(), "{state}");
     }
