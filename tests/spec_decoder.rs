@@ -191,29 +191,6 @@ fn decode(body: &[u8]) -> Msg {
 }
 
 /// ANDs per score of the comparison step of §8.1 (2.), by its constant-folding rule.
-fn comparison_ands(k: u64, threshold: i64) -> u64 {
-    let half = 1i64 << (k - 1);
-    if threshold >= half || threshold < -half {
-        return 0;
-    }
-    let not_c = !((threshold + half) as u64);
-    // None: a wire carry; Some(v): the constant v.
-    let mut carry = Some(true);
-    let mut ands = 0;
-    for i in 0..k {
-        let b = not_c >> i & 1 == 1;
-        carry = match carry {
-            Some(v) if v == b => Some(v),
-            Some(_) => None,
-            None => {
-                ands += 1;
-                None
-            }
-        };
-    }
-    ands
-}
-
 #[test]
 fn session_transcript_follows_the_spec() {
     let path = concat!(
@@ -263,11 +240,13 @@ fn session_transcript_follows_the_spec() {
     };
     let (k, n_scores) = (*k, *padded_count);
     assert_eq!((params.as_str(), *d), ("toy", 8));
-    // §4: k is the smallest integer with B < 2^(k−1), B = ⌊min(d·127², (α + √d/2)²)⌋.
+    // §4: k is the smallest integer with 2B + 1 ≤ 2^(k−1), B = ⌊min(d·127², (α + √d/2)²)⌋.
     let dd = *d as f64;
     let bound = ((*scale as f64 + dd.sqrt() / 2.0).powi(2)).min(dd * 127.0 * 127.0) as u64;
-    assert_eq!(k, u64::from(u64::BITS - bound.leading_zeros()) + 1);
-    assert_eq!(k, 15);
+    assert!(2 * bound < 1 << (k - 1) && 2 * bound + 1 > 1 << (k - 2));
+    assert_eq!(k, 16);
+    // §9.3: 1 ≤ τ ≤ B.
+    assert!((1..=bound as i64).contains(threshold));
     assert_eq!(n_scores, 3, "fewer than 16 identities are not padded");
     assert!((1..=1024).contains(batch) && *round_blocks >= 1);
 
@@ -290,7 +269,8 @@ fn session_transcript_follows_the_spec() {
     // Rounds: Scores blocks, then per batch an OtExtension and its Tables (§8.2).
     let cap = n / group_size;
     let blocks = n_scores.div_ceil(cap);
-    let per_score = 16 + 32 * (k - 2) + 32 * comparison_ands(k, *threshold);
+    // §8.1: one half-gate (16 bytes) and k − 2 ANDs (32 bytes each) per score, whatever τ.
+    let per_score = 16 + 32 * (k - 2);
     let (mut block, mut beta, mut acc_lanes) = (0u64, 0u64, 0u64);
     while block < blocks {
         let round_end = (block + round_blocks).min(blocks);

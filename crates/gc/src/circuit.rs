@@ -1,23 +1,24 @@
 //! The threshold-OR circuit, written once over [`Fancy`].
 //!
-//! Inputs per score t: the evaluator's k-bit share s_t (wires), the garbler's mask r_t (known to
-//! the garbler only) and the public signed threshold τ. Output: OR_t [ z_t ≥ τ ] with
-//! z_t = (s_t − r_t) mod 2^k read as a signed k-bit integer.
+//! Inputs per score t: the evaluator's k-bit share s_t (wires) and the garbler's offset
+//! w_t = (r_t + τ) mod 2^k (known to the garbler only; r_t is its share, τ the public
+//! threshold). Output: OR_t m_t with m_t = 1 exactly when (s_t − w_t) mod 2^k, read as a
+//! signed k-bit integer, is ≥ 0.
 //!
-//! Gate by gate, per score (lanes are scores):
-//! 1. z = s + n with n = (−r) mod 2^k known to the garbler: a ripple-carry adder whose sum bits
-//!    are free (s_i ⊕ c_i ⊕ n_i) and whose carries are c_1 = s_0 ∧ n_0 (a garbler half-gate) and
-//!    c_(i+1) = ((s_i ⊕ c_i) ∧ (n_i ⊕ c_i)) ⊕ c_i (one AND) for i = 1 … k−2.
-//! 2. m = [z ≥ τ]: flip the sign bit of z (z_u = z ⊕ 2^(k−1)) and of τ (c = τ + 2^(k−1)), then
-//!    m is the carry out of z_u + ¬c + 1. The carry starts as the public constant 1; while it is
-//!    constant and ¬c_i agrees with it, it stays constant; when they differ it becomes z_u,i
-//!    (free); once a wire, each stage is z_u,i ∧ carry (¬c_i = 0) or z_u,i ∨ carry (¬c_i = 1),
-//!    one AND each. At most k−1 ANDs.
-//! 3. acc = acc ∨ m (one AND, as ¬(¬acc ∧ ¬m)), lane by lane across batches, and at the end a
-//!    tree of ORs over the lanes.
+//! Why that is the threshold rule: the score is z_t = s_t − r_t (mod 2^k), so
+//! s_t − w_t ≡ z_t − τ. When every score satisfies |z| ≤ B and 1 ≤ τ ≤ B with 2B + 1 ≤ 2^(k−1)
+//! (the session's k is chosen so, spec §4 and §8.1), z − τ lies in [−2B − 1, B] ⊂
+//! [−2^(k−1), 2^(k−1)) and is represented exactly, so its sign bit is [z < τ].
 //!
-//! Per score: at most 2k−2 ANDs and one half-gate, 32·(2k−2) + 16 table bytes (1296 at
-//! k = 21, the session width at d = 512; 1488 at k = 24).
+//! Gate by gate, per score (lanes are scores): the sign bit of s + ¬w + 1, a borrow chain.
+//! With carry c_0 = 1, c_1 = s_0 ∨ ¬w_0 = ¬(¬s_0 ∧ w_0) (a garbler half-gate) and
+//! c_(i+1) = ((s_i ⊕ c_i) ∧ (¬w_i ⊕ c_i)) ⊕ c_i for 1 ≤ i ≤ k−2 (one AND each; ¬w_i is
+//! garbler-known, so ¬w_i ⊕ c_i is free). The sign bit is s_(k−1) ⊕ ¬w_(k−1) ⊕ c_(k−1) and
+//! m = ¬sign. Then acc = acc ∨ m (one AND, as ¬(¬acc ∧ ¬m)) lane by lane across batches, and
+//! at the end a tree of ORs over the lanes.
+//!
+//! Per score: k−2 ANDs and one half-gate, plus the OR: 32·(k−1) + 16 table bytes (688 at
+//! k = 22, the session width at d = 512), whatever τ.
 
 use crate::fancy::Fancy;
 
@@ -26,7 +27,7 @@ use crate::fancy::Fancy;
 pub struct ThresholdSpec {
     /// Share width k (2 ≤ k ≤ 32).
     pub share_bits: u32,
-    /// Signed threshold τ.
+    /// Signed threshold τ, in [−2^(k−1), 2^(k−1)).
     pub threshold: i64,
 }
 
@@ -39,12 +40,27 @@ impl ThresholdSpec {
                 self.share_bits
             )));
         }
+        let half = 1i64 << (self.share_bits - 1);
+        if !(-half..half).contains(&self.threshold) {
+            return Err(crate::GcError::InvalidParameter(format!(
+                "threshold {} outside the signed {}-bit range",
+                self.threshold, self.share_bits
+            )));
+        }
         Ok(())
     }
 
-    /// The plaintext decision for one score: [(s − r) mod 2^k, read signed, ≥ τ].
+    /// The garbler's offset w = (r + τ) mod 2^k for its share r.
+    pub fn offset(&self, mask: u32) -> u32 {
+        let modulus = 1i64 << self.share_bits;
+        (mask as i64 + self.threshold).rem_euclid(modulus) as u32
+    }
+
+    /// The plaintext decision for one score, exactly what the circuit computes:
+    /// [(s − r − τ) mod 2^k, read signed, ≥ 0]. It equals [(s − r) ≥ τ] whenever the score and
+    /// τ satisfy the range condition of the module documentation.
     pub fn decide(&self, share: u32, mask: u32) -> bool {
-        reconstruct_score(share, mask, self.share_bits) >= self.threshold
+        reconstruct_score(share, self.offset(mask), self.share_bits) >= 0
     }
 }
 
@@ -87,91 +103,43 @@ pub fn or_lanes<F: Fancy>(f: &mut F, mut wires: Vec<F::Wire>) -> Result<F::Wire,
     Ok(wires.pop().expect("one lane left"))
 }
 
-enum Carry<W> {
-    Const(bool),
-    Wire(Vec<W>),
+/// The garbler-known bits of the offsets w_t = (r_t + τ) mod 2^k for a batch of masks r_t:
+/// entry i holds bit i of every lane, the form [`threshold_batch`] takes on the backends that
+/// know the masks.
+pub fn offset_bits(masks: &[u32], spec: &ThresholdSpec) -> Vec<Vec<bool>> {
+    let offsets: Vec<u32> = masks.iter().map(|&r| spec.offset(r)).collect();
+    bit_columns(&offsets, spec.share_bits)
 }
 
-/// The garbler-known bits of n = (−r) mod 2^k for a batch of masks r: entry i holds bit i of
-/// every lane, the form [`threshold_batch`] takes on the backends that know the masks.
-pub fn negated_mask_bits(masks: &[u32], share_bits: u32) -> Vec<Vec<bool>> {
-    let modulus = 1u64 << share_bits;
-    (0..share_bits)
-        .map(|i| {
-            masks
-                .iter()
-                .map(|&r| ((modulus - r as u64) % modulus) >> i & 1 == 1)
-                .collect()
-        })
-        .collect()
-}
-
-/// m_t = [((s_t − r_t) mod 2^k as signed) ≥ τ] for one batch of scores.
+/// m_t = [((s_t − w_t) mod 2^k as signed) ≥ 0] for one batch of scores.
 ///
-/// `shares[i]` holds bit i of every lane's share; `neg[i]` is this backend's view of bit i of
-/// n_t = (−r_t) mod 2^k: on the garbler and the plaintext backend the bits (from
-/// [`negated_mask_bits`]), on the evaluator and the counter `()`.
+/// `shares[i]` holds bit i of every lane's share; `offset[i]` is this backend's view of bit i
+/// of w_t = (r_t + τ) mod 2^k: on the garbler and the plaintext backend the bits (from
+/// [`offset_bits`]), on the evaluator and the counter `()`.
 pub fn threshold_batch<F: Fancy>(
     f: &mut F,
     spec: &ThresholdSpec,
     shares: &[Vec<F::Wire>],
-    neg: &[F::Known<'_>],
+    offset: &[F::Known<'_>],
 ) -> Result<Vec<F::Wire>, F::Error> {
     let k = spec.share_bits as usize;
     assert_eq!(shares.len(), k, "one wire vector per share bit");
-    assert_eq!(neg.len(), k, "one known-bit vector per share bit");
-    let lanes = shares[0].len();
-    let n = |i: usize| neg[i];
-
-    // 1. z = s + n.
-    let mut z = Vec::with_capacity(k);
-    let mut carry: Option<Vec<F::Wire>> = None;
-    for (i, s) in shares.iter().enumerate() {
-        let sum = match &carry {
-            None => f.xor_known(s, n(i)),
-            Some(c) => {
-                let t = f.xor(s, c);
-                f.xor_known(&t, n(i))
-            }
-        };
-        z.push(sum);
-        if i + 1 < k {
-            carry = Some(match &carry {
-                None => f.and_known(s, n(i))?,
-                Some(c) => {
-                    let a = f.xor(s, c);
-                    let b = f.xor_known(c, n(i));
-                    let ab = f.and(&a, &b)?;
-                    f.xor(&ab, c)
-                }
-            });
-        }
+    assert_eq!(offset.len(), k, "one known-bit vector per share bit");
+    // c_1 = ¬(¬s_0 ∧ w_0).
+    let not_s0 = f.not(&shares[0]);
+    let both = f.and_known(&not_s0, offset[0])?;
+    let mut carry = f.not(&both);
+    for i in 1..k - 1 {
+        // c_(i+1) = ((s_i ⊕ c_i) ∧ (¬w_i ⊕ c_i)) ⊕ c_i.
+        let a = f.xor(&shares[i], &carry);
+        let not_w = f.xor_known(&carry, offset[i]);
+        let b = f.not(&not_w);
+        let ab = f.and(&a, &b)?;
+        carry = f.xor(&ab, &carry);
     }
-
-    // 2. [z ≥ τ] as the carry out of z_u + ¬c + 1.
-    let half = 1i64 << (k - 1);
-    if spec.threshold >= half {
-        return Ok(f.constant(false, lanes));
-    }
-    if spec.threshold < -half {
-        return Ok(f.constant(true, lanes));
-    }
-    let c = (spec.threshold + half) as u64;
-    z[k - 1] = f.not(&z[k - 1]);
-    let mut carry = Carry::Const(true);
-    for (i, zi) in z.iter().enumerate() {
-        let b = c >> i & 1 == 0; // bit i of ¬c
-        carry = match carry {
-            Carry::Const(cv) if cv == b => Carry::Const(b),
-            Carry::Const(_) => Carry::Wire(zi.clone()),
-            Carry::Wire(w) if !b => Carry::Wire(f.and(zi, &w)?),
-            Carry::Wire(w) => Carry::Wire(or(f, zi, &w)?),
-        };
-    }
-    Ok(match carry {
-        Carry::Const(v) => f.constant(v, lanes),
-        Carry::Wire(w) => w,
-    })
+    // m = ¬(s_(k−1) ⊕ ¬w_(k−1) ⊕ c_(k−1)) = s_(k−1) ⊕ w_(k−1) ⊕ c_(k−1).
+    let t = f.xor(&shares[k - 1], &carry);
+    Ok(f.xor_known(&t, offset[k - 1]))
 }
 
 /// Splits lane values into `k` bit vectors (bit i of every lane).
@@ -195,9 +163,9 @@ mod tests {
         let mut f = Plain;
         let mut acc: Option<Vec<bool>> = None;
         for (s, r) in shares.chunks(batch).zip(masks.chunks(batch)) {
-            let neg = negated_mask_bits(r, spec.share_bits);
-            let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
-            let m = threshold_batch(&mut f, spec, &bit_columns(s, spec.share_bits), &neg).unwrap();
+            let w = offset_bits(r, spec);
+            let w: Vec<&[bool]> = w.iter().map(Vec::as_slice).collect();
+            let m = threshold_batch(&mut f, spec, &bit_columns(s, spec.share_bits), &w).unwrap();
             acc = Some(match acc {
                 None => m,
                 Some(mut a) => {
@@ -210,27 +178,31 @@ mod tests {
         or_lanes(&mut f, acc.unwrap()).unwrap()
     }
 
-    #[test]
-    fn plaintext_circuit_matches_the_integer_definition() {
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
+            (self.0 >> 33) as u32
+        }
+    }
+
+    #[test]
+    fn plaintext_circuit_matches_the_modular_definition() {
+        let mut rng = Lcg(12345);
         for k in [2u32, 3, 8, 22, 24, 32] {
             let mask = if k == 32 { u32::MAX } else { (1u32 << k) - 1 };
             for _ in 0..50 {
-                let n = 1 + (next() % 9) as usize;
-                let shares: Vec<u32> = (0..n).map(|_| next() & mask).collect();
-                let masks: Vec<u32> = (0..n).map(|_| next() & mask).collect();
+                let n = 1 + (rng.next() % 9) as usize;
+                let shares: Vec<u32> = (0..n).map(|_| rng.next() & mask).collect();
+                let masks: Vec<u32> = (0..n).map(|_| rng.next() & mask).collect();
                 let half = 1i64 << (k - 1);
-                let tau = match next() % 5 {
+                let tau = match rng.next() % 4 {
                     0 => -half,
                     1 => half - 1,
-                    2 => half, // never matches
-                    _ => (next() as i64 % (2 * half)) - half,
+                    _ => (rng.next() as i64 % (2 * half)) - half,
                 };
                 let spec = ThresholdSpec {
                     share_bits: k,
@@ -246,9 +218,64 @@ mod tests {
         }
     }
 
+    /// Inside the range condition (|score| ≤ B, 1 ≤ τ ≤ B, 2B + 1 ≤ 2^(k−1)) the circuit is the
+    /// integer rule [score ≥ τ]; one step outside it, it is not.
+    #[test]
+    fn in_range_the_circuit_is_the_integer_rule() {
+        let mut rng = Lcg(99);
+        for k in [4u32, 8, 22] {
+            let bound = ((1i64 << (k - 1)) - 1) / 2;
+            let modulus = 1i64 << k;
+            let mut cases: Vec<(i64, i64)> = vec![
+                (-bound, bound),
+                (bound, bound),
+                (bound, 1),
+                (-bound, 1),
+                (bound - 1, bound),
+                (0, 1),
+                (1, 1),
+            ];
+            for _ in 0..2000 {
+                let score = rng.next() as i64 % (2 * bound + 1) - bound;
+                let tau = 1 + rng.next() as i64 % bound;
+                cases.push((score, tau));
+            }
+            for (score, tau) in cases {
+                let r = rng.next() as i64 & (modulus - 1);
+                let s = (score + r).rem_euclid(modulus) as u32;
+                let spec = ThresholdSpec {
+                    share_bits: k,
+                    threshold: tau,
+                };
+                assert_eq!(
+                    plain_threshold_or(&spec, &[s], &[r as u32], 1),
+                    score >= tau,
+                    "k = {k} score = {score} τ = {tau}"
+                );
+            }
+            // Three below the score range, at τ = B, the difference −2B − 3 wraps to a
+            // non-negative value: the circuit would say "match" for a far negative score.
+            let (score, tau) = (-bound - 3, bound);
+            let r = 5i64;
+            let s = (score + r).rem_euclid(modulus) as u32;
+            let spec = ThresholdSpec {
+                share_bits: k,
+                threshold: tau,
+            };
+            assert!(plain_threshold_or(&spec, &[s], &[r as u32], 1) && score < tau);
+        }
+    }
+
     #[test]
     fn counter_proves_the_gate_count() {
-        for (k, tau) in [(24u32, 1000i64), (24, -5), (24, 0), (22, 77), (8, 3)] {
+        for (k, tau) in [
+            (24u32, 1000i64),
+            (24, -5),
+            (24, 0),
+            (22, 77),
+            (8, 3),
+            (2, 1),
+        ] {
             let spec = ThresholdSpec {
                 share_bits: k,
                 threshold: tau,
@@ -257,27 +284,23 @@ mod tests {
             let lanes = 16;
             let shares = vec![vec![(); lanes]; k as usize];
             let m = threshold_batch(&mut c, &spec, &shares, &vec![(); k as usize]).unwrap();
-            let per_score_and = c.ands as f64 / lanes as f64;
             assert_eq!(c.half_gates, lanes as u64, "one half-gate per score");
-            assert!(
-                per_score_and <= (2 * k - 3) as f64,
-                "k = {k}: {per_score_and} ANDs before the OR"
-            );
-            // Plus one OR per score across the whole run.
+            assert_eq!(c.ands, (k as u64 - 2) * lanes as u64, "k = {k}");
+            // Plus one OR per score across the whole run: at most k gates per score in all.
             or_lanes(&mut c, m).unwrap();
-            assert!(c.ands as f64 / lanes as f64 <= (2 * k - 2) as f64);
+            assert!(c.ands + c.half_gates <= k as u64 * lanes as u64);
         }
-        // At k = 24 a generic τ costs exactly 22 + 23 + 1 = 46 ANDs and one half-gate per score:
-        // 46·32 + 16 = 1488 table bytes.
+        // At k = 22 (d = 512): 20 ANDs + 1 half-gate, and the accumulator OR, per score:
+        // 21·32 + 16 = 688 table bytes.
         let spec = ThresholdSpec {
-            share_bits: 24,
-            threshold: 0x2A_AAAB - (1 << 23),
+            share_bits: 22,
+            threshold: 0x2A_AAAB - (1 << 21),
         };
         let mut c = Counter::default();
-        let m = threshold_batch(&mut c, &spec, &vec![vec![(); 1]; 24], &[(); 24]).unwrap();
+        let m = threshold_batch(&mut c, &spec, &vec![vec![(); 1]; 22], &[(); 22]).unwrap();
         let acc = c.constant(false, 1);
         or(&mut c, &acc, &m).unwrap();
-        assert_eq!((c.ands, c.half_gates), (46, 1));
-        assert_eq!(c.table_bytes(), 1488);
+        assert_eq!((c.ands, c.half_gates), (21, 1));
+        assert_eq!(c.table_bytes(), 688);
     }
 }

@@ -9,20 +9,20 @@
 //!
 //! ```
 //! use privface_gc::{Counter, Plain, ThresholdSpec, circuit};
-//! // One score at the session width for d = 512 (k = 21): share 1000, mask 400, so the hidden
-//! // score is 600; threshold 500. The plaintext backend knows the negated mask's bits.
-//! let spec = ThresholdSpec { share_bits: 21, threshold: 500 };
-//! let shares = circuit::bit_columns(&[1000], 21);
-//! let neg = circuit::negated_mask_bits(&[400], 21);
-//! let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
-//! let bit = circuit::threshold_batch(&mut Plain, &spec, &shares, &neg).unwrap();
+//! // One score at the session width for d = 512 (k = 22): share 1000, mask 400, so the hidden
+//! // score is 600; threshold 500. The plaintext backend knows the bits of the offset
+//! // w = mask + τ mod 2^k, which the holder feeds the circuit.
+//! let spec = ThresholdSpec { share_bits: 22, threshold: 500 };
+//! let shares = circuit::bit_columns(&[1000], 22);
+//! let w = circuit::offset_bits(&[400], &spec);
+//! let w: Vec<&[bool]> = w.iter().map(Vec::as_slice).collect();
+//! let bit = circuit::threshold_batch(&mut Plain, &spec, &shares, &w).unwrap();
 //! assert_eq!(bit, vec![true]);
-//! // The same circuit on the gate counter, which (like the evaluator) knows no mask bits:
-//! // 19 ANDs + 1 half-gate for the subtraction, at most 20 more for the comparison.
+//! // The same circuit on the gate counter, which (like the evaluator) knows no offset bits:
+//! // a borrow chain of k − 2 ANDs and one half-gate.
 //! let mut count = Counter::default();
-//! circuit::threshold_batch(&mut count, &spec, &vec![vec![(); 1]; 21], &[(); 21]).unwrap();
-//! assert_eq!(count.half_gates, 1);
-//! assert!(count.ands <= 39);
+//! circuit::threshold_batch(&mut count, &spec, &vec![vec![(); 1]; 22], &[(); 22]).unwrap();
+//! assert_eq!((count.ands, count.half_gates), (20, 1));
 //! ```
 
 pub mod circuit;
@@ -41,5 +41,5 @@ pub use fancy::{Counter, Fancy, Plain};
 pub use garble::{Evaluator, Garbler};
 pub use twoparty::{
     Reveal, ThresholdOrEvaluator, ThresholdOrGarbler, evaluate_threshold_or, garble_threshold_or,
-    plain_integer_rule,
+    plain_threshold_rule,
 };

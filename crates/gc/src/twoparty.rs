@@ -1,5 +1,6 @@
 //! The two-party threshold-OR: the garbler (holder) holds the masks r_t and τ, the evaluator
-//! (verifier) holds the shares s_t; the evaluator learns OR_t [s_t − r_t ≥ τ] and, if asked, the
+//! (verifier) holds the shares s_t; the evaluator learns OR_t [s_t − r_t ≥ τ] (within the range
+//! condition of [`crate::circuit`]) and, if asked, the
 //! garbler learns it too. Both run over one [`Channel`], batch by batch, so memory is
 //! O(batch · requests in flight) for any number of scores:
 //!
@@ -14,7 +15,7 @@ use std::collections::VecDeque;
 use privface_ot::{Block, Channel, IknpReceiver, IknpSender, apply_corrections, send_corrections};
 use rand::{CryptoRng, Rng};
 
-use crate::circuit::{ThresholdSpec, negated_mask_bits, or, or_lanes, threshold_batch};
+use crate::circuit::{ThresholdSpec, offset_bits, or, or_lanes, threshold_batch};
 use crate::error::{GcError, Result};
 use crate::fancy::Fancy;
 use crate::garble::{Evaluator, Garbler};
@@ -152,7 +153,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
         let delta = ot.delta();
         let mut zero = ot.extend(self.garbler.channel(), k * masks.len())?;
         apply_corrections(self.garbler.channel(), delta, &mut zero)?;
-        let neg = negated_mask_bits(masks, self.spec.share_bits);
+        let neg = offset_bits(masks, &self.spec);
         let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
         let m = threshold_batch(&mut self.garbler, &self.spec, &columns(&zero, k), &neg)?;
         self.acc = Some(accumulate(&mut self.garbler, self.acc.take(), m)?);
@@ -349,8 +350,9 @@ pub fn evaluate_threshold_or<C: Channel, R: Rng + CryptoRng>(
     e.finish(reveal)
 }
 
-/// The integer rule the two-party computation must reproduce: does any score
-/// `(share − mask) mod 2^k`, read signed, reach τ? (The plaintext reference of every garbled run.)
-pub fn plain_integer_rule(spec: &ThresholdSpec, shares: &[u32], masks: &[u32]) -> bool {
+/// The rule the two-party computation must reproduce: is `(share − mask − τ) mod 2^k`, read
+/// signed, ≥ 0 for any score? Within the range condition of [`crate::circuit`] that is the
+/// integer rule score ≥ τ. (The plaintext reference of every garbled run.)
+pub fn plain_threshold_rule(spec: &ThresholdSpec, shares: &[u32], masks: &[u32]) -> bool {
     shares.iter().zip(masks).any(|(&s, &r)| spec.decide(s, r))
 }

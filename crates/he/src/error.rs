@@ -44,19 +44,6 @@ pub enum HeError {
         /// What was wrong with it.
         reason: String,
     },
-    /// The response would be larger than the flooding noise can hide at the parameter set's
-    /// statistical security level.
-    #[error(
-        "flooding too weak: {coefficients} flooded coefficients leave {achieved_bits:.1} bits of statistical security, {required_bits} required"
-    )]
-    FloodingTooWeak {
-        /// Number of body coefficients in the whole response.
-        coefficients: u64,
-        /// Statistical security the flooding would give.
-        achieved_bits: f64,
-        /// What the parameter set requires.
-        required_bits: u32,
-    },
     /// Insecure parameters were used without the caller explicitly allowing them.
     #[error("parameter set `{0}` is insecure and was not explicitly allowed")]
     InsecureParameters(String),

@@ -151,11 +151,32 @@ fn transform_block(layout: &Layout, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
     out
 }
 
-/// Switches that exist only so tests can show what flooding and modulus switching do.
+/// How a response is masked and switched. Only [`ResponseOptions::PROTOCOL`] is reachable
+/// outside the crate; the others exist so tests can show what the construction prevents.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ResponseOptions {
-    pub flooding: bool,
-    pub modulus_switch: bool,
+    pub masking: Masking,
+    /// Switch target in bits instead of the session's (for measuring the share error).
+    pub switch_to: Option<u32>,
+}
+
+impl ResponseOptions {
+    /// The construction of spec §6.3.
+    pub const PROTOCOL: ResponseOptions = ResponseOptions {
+        masking: Masking::Uniform,
+        switch_to: None,
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Masking {
+    /// Spec §6.3: a mask uniform over the switched modulus, added after switching.
+    Uniform,
+    /// The construction privface used before (spec revision 4), kept only for tests that
+    /// show a deviating verifier reads it: Δ·r plus TUniform(`flooding_log2`) noise added
+    /// before switching.
+    #[cfg(test)]
+    Flooding { flooding_log2: u32 },
 }
 
 /// A verifier's query, transformed once and ready to answer any number of blocks.
@@ -175,9 +196,9 @@ impl HolderQuery {
     ///
     /// # Errors
     /// [`HeError::ParameterMismatch`] when shape, params or gallery disagree,
-    /// [`HeError::Malformed`] when the query has the wrong number or size of ciphertexts or a
-    /// coefficient out of range, and [`HeError::FloodingTooWeak`] when a response over
-    /// `gallery.len()` vectors could not be hidden at the set's statistical level.
+    /// [`HeError::Malformed`] when the query has the wrong number or size of ciphertexts. No
+    /// content check is needed for hiding: whatever the bodies hold, every returned body value
+    /// is uniform (spec §6.3).
     pub fn new(
         params: &ParameterSet,
         shape: &SessionShape,
@@ -192,8 +213,6 @@ impl HolderQuery {
         }
         query.check_shape(params, shape)?;
         let layout = &shape.layout;
-        let total = (layout.block_count(gallery.len()) * layout.block_capacity()) as u64;
-        params.check_flooding(layout.chunk_count(), total)?;
 
         let n = params.n();
         let half = params.limb_count() * 2 * n;
@@ -244,7 +263,7 @@ impl HolderQuery {
     /// Computes the response blocks `blocks` (in parallel across groups of blocks).
     ///
     /// Call it with consecutive ranges to stream a large gallery in bounded memory. All
-    /// randomness (re-randomiser, noise, flooding, masks) is drawn from `rng` up front, one seed
+    /// randomness (re-randomiser, noise, masks) is drawn from `rng` up front, one seed
     /// per block, so the output does not depend on thread scheduling.
     ///
     /// # Errors
@@ -256,15 +275,7 @@ impl HolderQuery {
         blocks: Range<usize>,
         rng: &mut R,
     ) -> Result<Vec<HolderBlock>> {
-        self.respond_with(
-            gallery,
-            blocks,
-            rng,
-            ResponseOptions {
-                flooding: true,
-                modulus_switch: true,
-            },
-        )
+        self.respond_with(gallery, blocks, rng, ResponseOptions::PROTOCOL)
     }
 
     pub(crate) fn respond_with<R: Rng + CryptoRng>(
@@ -359,8 +370,8 @@ impl HolderQuery {
             .collect()
     }
 
-    /// Inverse transform, re-randomisation noise, masking, flooding and modulus switching of
-    /// one accumulated block.
+    /// Inverse transform, re-randomisation noise, modulus switching and masking of one
+    /// accumulated block (spec §6.3).
     fn finish_block(
         &self,
         gallery: &PackedGallery,
@@ -379,14 +390,9 @@ impl HolderQuery {
         self.ntt.inverse_limbs(body_acc, log_q, &mut body);
 
         let eta = TUniform::<u128>::new(p.noise_bound_log2);
-        let flood = TUniform::<u128>::new(p.flooding_bound_log2);
         let k = self.shape.share_bits;
-        let b = if options.modulus_switch {
-            self.shape.switched_modulus_log
-        } else {
-            log_q
-        };
-        assert!(b <= 64, "unswitched responses exist only for 64-bit moduli");
+        let b = options.switch_to.unwrap_or(self.shape.switched_modulus_log);
+        assert!(b <= 64 && b <= log_q, "switch target 2^{b}");
         let switch = |x: u128| -> u64 {
             if b == log_q {
                 return x as u64;
@@ -395,8 +401,8 @@ impl HolderQuery {
             (p.reduce(x.wrapping_add(1u128 << (shift - 1))) >> shift) as u64
         };
         let count = gallery.block_len(index);
-        // Fixed sampling order (e1 for the mask, then per score e2, r, flooding) so responses
-        // are reproducible from the block seed.
+        // Fixed sampling order (e1 for each mask coefficient, then one R per score) so
+        // responses are reproducible from the block seed.
         let mask_out = mask
             .iter()
             .map(|&a| {
@@ -404,21 +410,34 @@ impl HolderQuery {
                 switch(p.reduce(a.wrapping_add(e1)))
             })
             .collect();
+        let switched = modulus_mask(b) as u64;
+        let share_shift = b - k;
         let mut masks = Vec::with_capacity(count);
         let mut body_out = Vec::with_capacity(count);
-        let delta_log = log_q - k;
         for t in 0..count {
-            let e2: u128 = generator.random_from_distribution(eta);
-            let r = (generator.random_uniform::<u64>() & modulus_mask(k) as u64) as u32;
-            let f: u128 = generator.random_from_distribution(flood);
-            let mut v = body[layout.score_coefficient(t)]
-                .wrapping_add(e2)
-                .wrapping_add((r as u128) << delta_log);
-            if options.flooding {
-                v = v.wrapping_add(f);
-            }
-            masks.push(r);
-            body_out.push(switch(p.reduce(v)));
+            let phase = body[layout.score_coefficient(t)];
+            let (value, share) = match options.masking {
+                Masking::Uniform => {
+                    // R uniform mod 2^b makes the value uniform whatever the phase holds; the
+                    // holder's share is R rounded to its top k bits.
+                    let r = generator.random_uniform::<u64>() & switched;
+                    let share = (r.wrapping_add(1 << (share_shift - 1)) >> share_shift)
+                        & modulus_mask(k) as u64;
+                    ((switch(phase).wrapping_add(r)) & switched, share as u32)
+                }
+                #[cfg(test)]
+                Masking::Flooding { flooding_log2 } => {
+                    let r = (generator.random_uniform::<u64>() & modulus_mask(k) as u64) as u32;
+                    let f: u128 =
+                        generator.random_from_distribution(TUniform::<u128>::new(flooding_log2));
+                    let v = phase
+                        .wrapping_add((r as u128) << (log_q - k))
+                        .wrapping_add(f);
+                    (switch(p.reduce(v)), r)
+                }
+            };
+            masks.push(share);
+            body_out.push(value);
         }
         HolderBlock {
             index,

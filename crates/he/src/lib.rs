@@ -2,10 +2,12 @@
 //!
 //! The verifier encrypts its quantised probe under a fresh RLWE key (tfhe core_crypto's binary
 //! GLWE key, GLWE dimension 1); the holder multiplies the ciphertexts by its packed gallery in
-//! the NTT domain (exactly, modulo two primes), masks every score with a random share, re-randomises with the verifier's
-//! public key, floods the noise, switches the modulus down and returns one block per N/g
-//! gallery vectors. Decrypting gives the verifier `score + r (mod 2^k)`; the holder keeps r.
-//! Neither learns a score. The normative description is `protocols/` in the repository.
+//! the NTT domain (exactly, modulo two primes), re-randomises with the verifier's public key,
+//! switches the modulus down and adds to every score a mask R uniform over the switched
+//! modulus, so every returned score value is uniform whatever the verifier sent. It returns
+//! one block per N/g gallery vectors. Decrypting gives the verifier `score + r (mod 2^k)`,
+//! where the holder keeps r, R rounded to k bits (off by one with probability at most
+//! 2^−30 for an honest verifier). Neither learns a score. The normative description is `protocols/` in the repository.
 //!
 //! ```
 //! // Toy parameters: NOT SECURE, for the example only.
@@ -40,6 +42,8 @@ pub mod units;
 pub mod verifier;
 pub mod wire;
 
+#[cfg(test)]
+mod hiding_tests;
 #[cfg(test)]
 mod tests;
 
@@ -269,17 +273,18 @@ impl ResponseBlock {
     }
 }
 
-/// What the holder keeps from one response block: the masks r_t it added.
+/// What the holder keeps from one response block: its shares r_t.
 ///
-/// The holder's additive share of score t is −r_t mod 2^k; the verifier's is the decrypted
-/// value, so `score_t = verifier_share_t − r_t (mod 2^k)`.
+/// r_t is the holder's mask R_t rounded to k bits; the verifier's share is its decrypted
+/// value, so `score_t = verifier_share_t − r_t (mod 2^k)`, off by one with the small
+/// probability of [`ParameterSet::share_error_bound`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct HolderBlock {
     /// Block index within the session.
     pub index: usize,
     /// The block to send to the verifier.
     pub response: ResponseBlock,
-    /// The masks r_t, one per gallery vector of the block (padding excluded).
+    /// The shares r_t, one per gallery vector of the block (padding excluded).
     pub masks: Vec<u32>,
 }
 

@@ -33,10 +33,9 @@ pub struct ParameterSet {
     pub(crate) ciphertext_modulus_log: CiphertextModulusLog,
     /// Encryption noise is TUniform(`noise_bound_log2`): values in `[-2^b, 2^b]`.
     pub(crate) noise_bound_log2: u32,
-    /// Flooding noise is TUniform(`flooding_bound_log2`).
-    pub(crate) flooding_bound_log2: u32,
-    /// Required statistical distance exponent of a whole response (0: not enforced).
-    pub(crate) statistical_security_bits: u32,
+    /// An honest score share is off by one with probability at most 2^−`share_error_log2`
+    /// (the price of masking with a value uniform over the whole switched modulus, §6.3).
+    pub(crate) share_error_log2: u32,
     /// True for sets that must never protect real data.
     pub(crate) insecure: bool,
 }
@@ -57,10 +56,8 @@ pub struct ParameterSpec {
     pub ciphertext_modulus_log: CiphertextModulusLog,
     /// Encryption noise is TUniform(`noise_bound_log2`): values in `[-2^b, 2^b]`.
     pub noise_bound_log2: u32,
-    /// Flooding noise is TUniform(`flooding_bound_log2`).
-    pub flooding_bound_log2: u32,
-    /// Required statistical distance exponent of a whole response (0: not enforced).
-    pub statistical_security_bits: u32,
+    /// An honest score share is off by one with probability at most 2^−`share_error_log2`.
+    pub share_error_log2: u32,
     /// True for sets that must never protect real data.
     pub insecure: bool,
 }
@@ -82,8 +79,7 @@ impl From<ParameterSet> for ParameterSpec {
             glwe_dimension: p.glwe_dimension,
             ciphertext_modulus_log: p.ciphertext_modulus_log,
             noise_bound_log2: p.noise_bound_log2,
-            flooding_bound_log2: p.flooding_bound_log2,
-            statistical_security_bits: p.statistical_security_bits,
+            share_error_log2: p.share_error_log2,
             insecure: p.insecure,
         }
     }
@@ -96,11 +92,10 @@ impl ParameterSet {
     /// Reference: tfhe-rs's own 128-bit sets place GLWE dimension·N = 2048 with TUniform(17) at
     /// Q = 2^64; at Q = 2^128 and N = 8192 the ratio of dimension to log(Q/noise) is larger
     /// still than the HE-standard table allows for 128 bits (N = 8192 admits log Q ≤ 218 with
-    /// a ternary key), so 128 bits hold with a wide margin. The flooding bound 2^102 hides
-    /// responses of up to 2^29 scores at d = 512, g = 1 within 2^-40 statistical distance
-    /// (see [`ParameterSet::flooding_security_bits`]). Q = 2^64 cannot do this: the decryptable
-    /// noise is below Q/2^(k+1) = 2^42 at k = 21 (d = 512), while hiding a 2^33
-    /// gallery-dependent term to 2^-40 for even one coefficient needs flooding of 2^72.
+    /// a ternary key), so 128 bits hold with a wide margin. Responses are hidden by a mask
+    /// uniform over the switched modulus, not by flooding, so no noise bound limits what a
+    /// verifier may send; an honest share is off by one with probability at most 2^−30
+    /// ([`ParameterSet::share_error_log2`]).
     pub fn default_128() -> Self {
         Self {
             name: "default".to_owned(),
@@ -109,13 +104,14 @@ impl ParameterSet {
             glwe_dimension: GlweDimension(1),
             ciphertext_modulus_log: CiphertextModulusLog(128),
             noise_bound_log2: 4,
-            flooding_bound_log2: 102,
-            statistical_security_bits: 40,
+            share_error_log2: 30,
             insecure: false,
         }
     }
 
-    /// `toy`: Q = 2^64, N = 512. INSECURE: for fast tests and readable test vectors only.
+    /// `toy`: Q = 2^64, N = 512. INSECURE: for fast tests and readable test vectors only. Its
+    /// share error bound is 2^−20, so that unswitched 64-bit responses serve the widths the
+    /// tests use.
     pub fn toy() -> Self {
         Self {
             name: "toy".to_owned(),
@@ -124,8 +120,7 @@ impl ParameterSet {
             glwe_dimension: GlweDimension(1),
             ciphertext_modulus_log: CiphertextModulusLog(64),
             noise_bound_log2: 4,
-            flooding_bound_log2: 37,
-            statistical_security_bits: 0,
+            share_error_log2: 16,
             insecure: true,
         }
     }
@@ -164,8 +159,7 @@ impl ParameterSet {
             glwe_dimension: spec.glwe_dimension,
             ciphertext_modulus_log: spec.ciphertext_modulus_log,
             noise_bound_log2: spec.noise_bound_log2,
-            flooding_bound_log2: spec.flooding_bound_log2,
-            statistical_security_bits: spec.statistical_security_bits,
+            share_error_log2: spec.share_error_log2,
             insecure: spec.insecure,
         };
         set.validate()?;
@@ -192,14 +186,9 @@ impl ParameterSet {
         self.noise_bound_log2
     }
 
-    /// Flooding noise is TUniform(this).
-    pub fn flooding_bound_log2(&self) -> u32 {
-        self.flooding_bound_log2
-    }
-
-    /// Required statistical distance exponent of a whole response (0: not enforced).
-    pub fn statistical_security_bits(&self) -> u32 {
-        self.statistical_security_bits
+    /// An honest score share is off by one with probability at most 2^−(this).
+    pub fn share_error_log2(&self) -> u32 {
+        self.share_error_log2
     }
 
     /// Decodes and validates a parameter set from its JSON form (the format of
@@ -224,11 +213,11 @@ impl ParameterSet {
         if !(log_q == 64 || log_q == 128) {
             return bad("ciphertext modulus must be 2^64 or 2^128");
         }
-        if self.noise_bound_log2 + 2 > log_q as u32 || self.flooding_bound_log2 + 2 > log_q as u32 {
-            return bad("noise bounds exceed the modulus");
+        if self.noise_bound_log2 + 2 > log_q as u32 {
+            return bad("noise bound exceeds the modulus");
         }
-        if self.flooding_bound_log2 <= self.noise_bound_log2 {
-            return bad("flooding must exceed the encryption noise");
+        if !(1..=60).contains(&self.share_error_log2) {
+            return bad("share error exponent must be in [1, 60]");
         }
         Ok(())
     }
@@ -263,63 +252,71 @@ impl ParameterSet {
         ((127 * chunks + 1) as f64 * self.n() as f64).log2() + 63.0
     }
 
-    /// Worst-case magnitude of the decrypted noise before flooding, for `chunks` chunks: the
-    /// gallery-dependent term Σ e_c·Y_c (|e| ≤ 2^η, |y| ≤ 127, N terms per chunk), the
-    /// re-randomisation noise e_pk·u + e2 − e1·s, and nothing else.
-    pub fn pre_flooding_noise_bound(&self, chunks: usize) -> f64 {
+    /// Worst-case magnitude of the decrypted noise before modulus switching, for `chunks`
+    /// chunks: the gallery-dependent term Σ e_c·Y_c (|e| ≤ 2^η, |y| ≤ 127, N terms per chunk)
+    /// and the re-randomisation noise e_pk·u − e1·s.
+    pub fn noise_bound(&self, chunks: usize) -> f64 {
         let eta = 2f64.powi(self.noise_bound_log2 as i32);
         let n = self.n() as f64;
-        (chunks as f64) * n * 127.0 * eta + (2.0 * n + 1.0) * eta
+        (chunks as f64) * n * 127.0 * eta + 2.0 * n * eta
     }
 
-    /// Statistical security (−log2 of the statistical distance) that flooding gives a response
-    /// of `coefficients` body coefficients, for `chunks` chunks.
+    /// Standard deviation bound of the same noise for an honest verifier: every term is a sum
+    /// of independent TUniform(η) samples (variance (2^(2η+1) + 1)/6) times coefficients of
+    /// magnitude at most 127 (gallery) or 1 (u, s), N per chunk.
+    pub fn noise_sd(&self, chunks: usize) -> f64 {
+        let var = (2f64.powi(2 * self.noise_bound_log2 as i32 + 1) + 1.0) / 6.0;
+        let n = self.n() as f64;
+        (var * ((chunks as f64) * n * 127.0 * 127.0 + 2.0 * n)).sqrt()
+    }
+
+    /// Upper bound on the probability that an honest verifier's share is off by one, at
+    /// switch target b bits (b = log Q: no switching) with `share_bits`-bit shares.
     ///
-    /// A TUniform(φ) sample shifted by v with |v| ≤ B is within B/2^(φ+1) of the unshifted
-    /// distribution; a union over the coefficients gives `coefficients·B/2^(φ+1)`.
-    pub fn flooding_security_bits(&self, chunks: usize, coefficients: u64) -> f64 {
-        (self.flooding_bound_log2 + 1) as f64
-            - self.pre_flooding_noise_bound(chunks).log2()
-            - (coefficients.max(1) as f64).log2()
+    /// The verifier's phase is D·score + R + e with D = 2^(b−k), R the holder's mask (uniform
+    /// mod 2^b) and e an integer; the holder's share is R rounded to k bits, the verifier's is
+    /// the phase rounded. They differ from the score by one exactly when a rounding boundary
+    /// falls between R and R + e, with probability |e|/D over R (for |e| < D). So the rate is
+    /// E|e|/D ≤ sd(e)/D, where e is the scaled noise (sd at most `noise_sd`·2^(b−logQ)) plus
+    /// the rounding of the body and of N mask coefficients through a binary key (each uniform
+    /// in (−1/2, 1/2], variance 1/12: sd at most √((N+1)/12)).
+    pub fn share_error_bound(&self, chunks: usize, share_bits: u32, b: u32) -> f64 {
+        let (sd, _) = self.switched_noise(chunks, b);
+        sd / 2f64.powi((b - share_bits) as i32)
     }
 
-    /// Checks that a response of `coefficients` body coefficients is hidden well enough.
-    pub fn check_flooding(&self, chunks: usize, coefficients: u64) -> Result<()> {
-        if self.statistical_security_bits == 0 {
-            return Ok(());
-        }
-        let achieved_bits = self.flooding_security_bits(chunks, coefficients);
-        if achieved_bits < self.statistical_security_bits as f64 {
-            return Err(HeError::FloodingTooWeak {
-                coefficients,
-                achieved_bits,
-                required_bits: self.statistical_security_bits,
-            });
-        }
-        Ok(())
+    /// (standard-deviation bound, worst-case bound) of the switched noise e at b bits.
+    fn switched_noise(&self, chunks: usize, b: u32) -> (f64, f64) {
+        let scale = 2f64.powi(b as i32 - self.log_q() as i32);
+        let n = self.n() as f64;
+        let (round_sd, round_max) = if b == self.log_q() {
+            (0.0, 0.0)
+        } else {
+            (((n + 1.0) / 12.0).sqrt(), (n + 1.0) / 2.0)
+        };
+        (
+            self.noise_sd(chunks) * scale + round_sd,
+            self.noise_bound(chunks) * scale + round_max,
+        )
     }
 
-    /// Smallest modulus-switch target b (bits) at which a response still decrypts exactly for
-    /// shares of `share_bits` bits, or an error if even b = log Q does not.
-    ///
-    /// After switching, the decrypted noise is at most `B·2^(b−logQ) + (N+1)/2` (the scaled
-    /// pre-switch noise B, plus rounding: 1/2 for the body and N·1/2 through the binary key)
-    /// and must stay below half the switched scale, `2^(b−k−1)`.
+    /// Smallest modulus-switch target b (bits, at most 64 and log Q) at which an honest share
+    /// of `share_bits` bits is never off by more than one (worst-case |e| < 2^(b−k)) and is off
+    /// by one with probability at most 2^−`share_error_log2` ([`ParameterSet::share_error_bound`]),
+    /// or an error if no b does.
     pub fn switched_modulus_log(&self, chunks: usize, share_bits: u32) -> Result<u32> {
-        let total =
-            self.pre_flooding_noise_bound(chunks) + 2f64.powi(self.flooding_bound_log2 as i32);
-        let rounding = (self.n() as f64 + 1.0) / 2.0;
-        for b in share_bits + 2..=self.log_q() {
-            let noise = total * 2f64.powi(b as i32 - self.log_q() as i32)
-                + if b == self.log_q() { 0.0 } else { rounding };
+        let target = 2f64.powi(-(self.share_error_log2 as i32));
+        for b in share_bits + 2..=self.log_q().min(64) {
+            let (_, worst) = self.switched_noise(chunks, b);
             // A 2^-20 relative margin absorbs f64 rounding in this bound computation itself.
-            if noise * (1.0 + 1e-6) < 2f64.powi((b - share_bits - 1) as i32) {
+            let fits = worst * (1.0 + 1e-6) < 2f64.powi((b - share_bits) as i32);
+            if fits && self.share_error_bound(chunks, share_bits, b) * (1.0 + 1e-6) <= target {
                 return Ok(b);
             }
         }
         Err(HeError::InvalidParameters(format!(
-            "{}: noise {:.3e} does not decrypt {share_bits}-bit shares with {chunks} chunks",
-            self.name, total
+            "{}: {share_bits}-bit shares with {chunks} chunks cannot meet the 2^-{} share error",
+            self.name, self.share_error_log2
         )))
     }
 }
@@ -345,7 +342,7 @@ mod tests {
         assert!(err.to_string().contains("power of two"), "{err}");
         assert!(ParameterSet::from_json(&json.to_string()).is_err());
         let mut spec = ParameterSpec::from(ParameterSet::default_128());
-        spec.flooding_bound_log2 = spec.noise_bound_log2;
+        spec.share_error_log2 = 0;
         assert!(matches!(
             ParameterSet::new(spec),
             Err(HeError::InvalidParameters(_))
@@ -355,15 +352,17 @@ mod tests {
     #[test]
     fn default_set_matches_the_design_figures() {
         let p = ParameterSet::default_128();
-        // d = 512, g = 1: 512 chunks, gallery-dependent noise just under 2^33.
-        let b = p.pre_flooding_noise_bound(512).log2();
+        // d = 512, g = 1: 512 chunks, gallery-dependent noise just under 2^33 in the worst
+        // case, about 2^21 in standard deviation.
+        let b = p.noise_bound(512).log2();
         assert!((32.9..33.0).contains(&b), "{b}");
-        // A million-score response keeps more than 40 bits.
-        assert!(p.flooding_security_bits(512, 1 << 20) > 48.0);
-        p.check_flooding(512, 1 << 20).unwrap();
-        assert!(p.check_flooding(512, 1 << 31).is_err());
-        // Switch target from the design: about k + 1 + log2(N/2) + 2.
-        assert_eq!(p.switched_modulus_log(512, 24).unwrap(), 39);
+        let sd = p.noise_sd(512).log2();
+        assert!((21.0..21.3).contains(&sd), "{sd}");
+        // k = 22 (d = 512): b = 57, where the rounding sd √(8193/12) ≈ 26.1 is at most
+        // 2^(57−22−30) = 32; b = 56 would allow only 16.
+        assert_eq!(p.switched_modulus_log(512, 22).unwrap(), 57);
+        assert!(p.share_error_bound(512, 22, 57) <= 2f64.powi(-30));
+        assert!(p.share_error_bound(512, 22, 56) > 2f64.powi(-30));
         // The exactness bound stays inside the CRT range at d = 512, g = 1 (2^92 < 2^98.8).
         assert!(p.product_bound_log2(512) < MAX_EXACT_LOG2);
         assert!(p.product_bound_log2(512) < 92.1);
@@ -372,23 +371,17 @@ mod tests {
     }
 
     #[test]
-    fn q64_cannot_carry_flooding() {
-        // Any 64-bit modulus with d = 512, g = 1 and 24-bit shares: the decryptable noise is
-        // below 2^39, the gallery-dependent noise is 2^(29..33), so no flooding bound both
-        // decrypts and reaches 40 bits for even a single coefficient.
-        for n in [1024usize, 2048, 4096, 8192] {
-            let mut p = ParameterSet::toy();
-            p.polynomial_size = PolynomialSize(n);
-            p.statistical_security_bits = 40;
-            let mut best = f64::NEG_INFINITY;
-            for f in p.noise_bound_log2 + 1..62 {
-                p.flooding_bound_log2 = f;
-                if p.switched_modulus_log(512, 24).is_ok() {
-                    best = best.max(p.flooding_security_bits(512, 1));
-                }
-            }
-            assert!(best < 40.0, "N = {n}: {best}");
-        }
+    fn toy_set_serves_unswitched_test_widths() {
+        let p = ParameterSet::toy();
+        // The smallest b that meets 2^-16; one bit less does not.
+        let b = p.switched_modulus_log(8, 16).unwrap();
+        assert!(p.share_error_bound(8, 16, b) <= 2f64.powi(-16));
+        assert!(p.share_error_bound(8, 16, b - 1) > 2f64.powi(-16));
+        // The widest test shape: arbitrary i8 rows at d = 512, g = 1.
+        assert!(p.switched_modulus_log(512, 25).is_ok());
+        // Without switching only the scaled HE noise counts; wide shares leave it no room.
+        assert!(p.share_error_bound(8, 16, 64) < p.share_error_bound(8, 16, b));
+        assert!(p.switched_modulus_log(64, 40).is_err());
     }
 }
 

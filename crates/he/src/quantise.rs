@@ -67,12 +67,13 @@ impl Quantiser {
     }
 
     /// Width k of an additive share of a score, in bits: the smallest k with
-    /// `B < 2^(k−1)` ([`Quantiser::norm_bound`]), so every score of two quantised embeddings
-    /// fits as a signed k-bit integer (21 at d = 512, where the worst case of arbitrary i8
-    /// vectors, [`share_bits_for_dimension`], would need 24).
+    /// `2B + 1 ≤ 2^(k−1)` ([`Quantiser::norm_bound`]). Every score s of two quantised
+    /// embeddings has |s| ≤ B, a reconstructed one is off by at most 1 (spec §6.6), and every
+    /// threshold has 1 ≤ τ ≤ B, so s − τ lies in [−2B − 1, B] and is a signed k-bit integer:
+    /// the comparison of spec §8.1 reads the decision from its sign bit. 22 at d = 512 (the
+    /// worst case of arbitrary i8 vectors, [`share_bits_for_dimension`], would need 25).
     pub fn share_bits(&self) -> u32 {
-        let bound = self.norm_bound();
-        (u64::BITS - bound.leading_zeros()) + 1
+        share_bits_for_bound(self.norm_bound())
     }
 
     /// Checks that `v` could be this quantiser's output: length d, components in
@@ -135,12 +136,19 @@ impl Quantiser {
     }
 }
 
-/// Share width k for arbitrary i8 vectors of dimension d: the smallest k with
-/// `d·127² < 2^(k−1)` (24 at d = 512). Sessions use the tighter [`Quantiser::share_bits`].
+/// Share width k for arbitrary i8 vectors of dimension d: the rule of
+/// [`Quantiser::share_bits`] with B = d·127² (25 at d = 512). Sessions use the tighter
+/// [`Quantiser::share_bits`].
 pub fn share_bits_for_dimension(d: usize) -> u32 {
-    let max = d as u64 * (QUANT_MAX as u64).pow(2);
-    // Smallest k with max < 2^(k-1).
-    (u64::BITS - max.leading_zeros()) + 1
+    share_bits_for_bound(d as u64 * (QUANT_MAX as u64).pow(2))
+}
+
+/// The smallest k with `2·bound + 1 ≤ 2^(k−1)`.
+fn share_bits_for_bound(bound: u64) -> u32 {
+    let span = 2 * bound + 1;
+    // Smallest e with 2^e ≥ span, then k = e + 1.
+    let e = u64::BITS - (span - 1).leading_zeros();
+    e + 1
 }
 
 /// Checks that a quantised vector has the right length and no −128 (which the bounds exclude).
@@ -166,12 +174,13 @@ mod tests {
 
     #[test]
     fn share_bits_follow_the_dimension() {
-        assert_eq!(share_bits_for_dimension(512), 24);
-        assert_eq!(share_bits_for_dimension(128), 22);
+        assert_eq!(share_bits_for_dimension(512), 25);
+        assert_eq!(share_bits_for_dimension(128), 23);
         for d in [1, 3, 64, 128, 512, 1000, 4096] {
             let k = share_bits_for_dimension(d);
-            let max = d as i64 * 127 * 127;
-            assert!(max < 1 << (k - 1) && max >= 1 << (k - 2), "d = {d}");
+            let span = 2 * d as i64 * 127 * 127 + 1;
+            // The smallest width whose signed range holds [−2B − 1, B].
+            assert!(span <= 1 << (k - 1) && span > 1 << (k - 2), "d = {d}");
         }
     }
 
@@ -200,12 +209,12 @@ mod tests {
     fn quantised_embeddings_respect_the_norm_bound_and_scores_fit_k_bits() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
-        for (d, k) in [(512usize, 21u32), (128, 19), (8, 15)] {
+        for (d, k) in [(512usize, 22u32), (128, 20), (8, 16)] {
             let q = Quantiser::for_dimension(d).unwrap();
             assert_eq!(q.share_bits(), k, "d = {d}");
             assert!(q.share_bits() <= share_bits_for_dimension(d));
             let bound = q.norm_bound() as i64;
-            assert!(bound < 1 << (k - 1));
+            assert!(2 * bound < 1 << (k - 1));
             for trial in 0..2000 {
                 // Random directions, and spiky ones that clamp or round every component up.
                 let e: Vec<f32> = (0..d)

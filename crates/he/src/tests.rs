@@ -1,10 +1,9 @@
-//! End-to-end checks of the HE step inside the crate (they need the test-only response
-//! switches); cross-crate tests live in the workspace's `tests/`.
+//! End-to-end checks of the HE step inside the crate; the hiding tests against a deviating
+//! verifier are in `hiding_tests.rs`, cross-crate tests in the workspace's `tests/`.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::holder::ResponseOptions;
 use crate::*;
 use privface_gc::reconstruct_score;
 
@@ -56,6 +55,23 @@ fn session(
     (got, want)
 }
 
+/// Scores as the spec allows them (§6.6): each off by at most one, and off at all so rarely
+/// (at most 2^−16 per score for `toy`, 2^−30 for `default`) that more than one in a test's
+/// few thousand scores is a bug.
+fn assert_scores(got: &[i64], want: &[i64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    let off: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
+    assert!(
+        off.iter().all(|&i| (got[i] - want[i]).abs() == 1) && off.len() <= 1,
+        "{what}: {} scores differ: {:?}",
+        off.len(),
+        off.iter()
+            .take(5)
+            .map(|&i| (got[i], want[i]))
+            .collect::<Vec<_>>()
+    );
+}
+
 fn check_all_groups(params: &ParameterSet, d: usize) {
     let mut rng = ChaCha20Rng::seed_from_u64(d as u64);
     for g in group_sizes(params, d) {
@@ -75,7 +91,7 @@ fn check_all_groups(params: &ParameterSet, d: usize) {
             GalleryMode::Pretransformed,
             g as u64,
         );
-        assert_eq!(got, want, "{} d = {d} g = {g}", params.name);
+        assert_scores(&got, &want, &format!("{} d = {d} g = {g}", params.name));
         let extreme = vec![127i8; d];
         let (got, want) = session(
             params,
@@ -85,9 +101,13 @@ fn check_all_groups(params: &ParameterSet, d: usize) {
             GalleryMode::Pretransformed,
             7,
         );
-        assert_eq!(got, want, "{} d = {d} g = {g} extreme", params.name);
-        assert_eq!(got[0], (d * 127 * 127) as i64);
-        assert_eq!(got[1], -((d * 127 * 127) as i64));
+        assert_scores(
+            &got,
+            &want,
+            &format!("{} d = {d} g = {g} extreme", params.name),
+        );
+        assert_eq!(want[0], (d * 127 * 127) as i64);
+        assert_eq!(want[1], -((d * 127 * 127) as i64));
     }
 }
 
@@ -113,7 +133,7 @@ fn on_the_fly_gallery_gives_the_same_response() {
     let a = session(&params, g, &probe, &rows, GalleryMode::Pretransformed, 11);
     let b = session(&params, g, &probe, &rows, GalleryMode::OnTheFly, 11);
     assert_eq!(a, b);
-    assert_eq!(a.0, a.1);
+    assert_scores(&a.0, &a.1, "on the fly");
 }
 
 #[test]
@@ -166,99 +186,6 @@ fn query_ciphertexts_decrypt_with_tfhe() {
             assert!(noise.abs() <= 16, "noise {noise} outside TUniform(4)");
         }
     }
-}
-
-/// Two-sample Kolmogorov–Smirnov statistic.
-fn ks_statistic(a: &mut [i64], b: &mut [i64]) -> f64 {
-    a.sort_unstable();
-    b.sort_unstable();
-    let (mut i, mut j, mut d) = (0usize, 0usize, 0f64);
-    while i < a.len() && j < b.len() {
-        let v = a[i].min(b[j]);
-        while i < a.len() && a[i] == v {
-            i += 1;
-        }
-        while j < b.len() && b[j] == v {
-            j += 1;
-        }
-        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
-    }
-    d
-}
-
-/// Decrypted noise of every score of a gallery, at the full modulus (no switching, so that a
-/// gallery-dependent term would be visible if flooding did not hide it).
-fn decrypted_noise(rows: &[i8], probe: &[i8], flooding: bool, seed: u64) -> Vec<i64> {
-    let params = ParameterSet::toy();
-    let d = probe.len();
-    let layout = Layout::new(&params, d, 1).unwrap();
-    let k = share_bits_for_dimension(d);
-    let shape = SessionShape::new(&params, layout, k).unwrap();
-    let gallery = PackedGallery::new(layout, rows.to_vec(), GalleryMode::Pretransformed).unwrap();
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let key = VerifierKey::generate(&params, &mut rng);
-    let query = key.encrypt_query(&shape, probe, &mut rng).unwrap();
-    let holder = HolderQuery::new(&params, &shape, &query, &gallery).unwrap();
-    let options = ResponseOptions {
-        flooding,
-        modulus_switch: false,
-    };
-    let blocks = holder
-        .respond_with(&gallery, 0..holder.block_count(), &mut rng, options)
-        .unwrap();
-    let delta = 1u64 << (params.log_q() - k);
-    let mut out = Vec::new();
-    for block in blocks {
-        let phases = key
-            .decrypt_block_raw(&shape, &block.response, block.masks.len())
-            .unwrap();
-        for w in phases {
-            // Distance of the phase to the nearest multiple of Δ, signed.
-            let rem = w.wrapping_add(delta / 2) % delta;
-            out.push(rem as i64 - (delta / 2) as i64);
-        }
-    }
-    out
-}
-
-#[test]
-fn flooding_hides_the_gallery_from_a_kolmogorov_smirnov_test() {
-    let (d, n) = (64usize, 10_240usize);
-    let mut rng = ChaCha20Rng::seed_from_u64(77);
-    // Same scores, different vectors: only the first component meets the probe.
-    let probe: Vec<i8> = std::iter::once(100)
-        .chain(std::iter::repeat_n(0, d - 1))
-        .collect();
-    let firsts: Vec<i8> = (0..n).map(|_| rng.random_range(-127..=127)).collect();
-    let heavy: Vec<i8> = firsts
-        .iter()
-        .flat_map(|&f| {
-            std::iter::once(f).chain((1..d).map(|i| if i % 2 == 0 { 127 } else { -127 }))
-        })
-        .collect();
-    let light: Vec<i8> = firsts
-        .iter()
-        .flat_map(|&f| std::iter::once(f).chain(std::iter::repeat_n(0, d - 1)))
-        .collect();
-    assert_eq!(plain::scores(&probe, &heavy), plain::scores(&probe, &light));
-
-    // Critical value of the two-sample KS test at α = 0.001.
-    let critical = 1.949 * ((2 * n) as f64 / (n * n) as f64).sqrt();
-    let mut a = decrypted_noise(&heavy, &probe, true, 1);
-    let mut b = decrypted_noise(&light, &probe, true, 2);
-    let flooded = ks_statistic(&mut a, &mut b);
-    assert!(
-        flooded < critical,
-        "flooded noise told apart: D = {flooded}, critical {critical}"
-    );
-
-    let mut a = decrypted_noise(&heavy, &probe, false, 1);
-    let mut b = decrypted_noise(&light, &probe, false, 2);
-    let bare = ks_statistic(&mut a, &mut b);
-    assert!(
-        bare > critical,
-        "unflooded noise not told apart: D = {bare}"
-    );
 }
 
 #[test]
@@ -394,24 +321,4 @@ fn malformed_input_is_an_error_not_a_panic() {
     // The holder's masks never reach Debug output.
     let shown = format!("{block:?}");
     assert!(shown.contains("hidden") && !shown.contains(&format!("{:?}", block.masks)));
-}
-
-#[test]
-fn flooding_limit_is_enforced_for_huge_galleries() {
-    let mut params = ParameterSet::toy();
-    // Pretend the toy set promised 40 bits: its flooding cannot deliver that.
-    params.statistical_security_bits = 40;
-    let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let layout = Layout::new(&params, 32, 4).unwrap();
-    let shape = SessionShape::new(&params, layout, 20).unwrap();
-    let gallery =
-        PackedGallery::new(layout, random_rows(&mut rng, 10, 32), GalleryMode::OnTheFly).unwrap();
-    let key = VerifierKey::generate(&params, &mut rng);
-    let query = key
-        .encrypt_query(&shape, &random_rows(&mut rng, 1, 32), &mut rng)
-        .unwrap();
-    assert!(matches!(
-        HolderQuery::new(&params, &shape, &query, &gallery),
-        Err(HeError::FloodingTooWeak { .. })
-    ));
 }

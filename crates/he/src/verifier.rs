@@ -153,6 +153,49 @@ impl VerifierKey {
         Ok(Query { public_key, chunks })
     }
 
+    /// Encrypts arbitrary plaintext polynomials (already scaled, mod Q) as a query for
+    /// `shape`: `plaintexts[0]` under the public-key slot, then one per chunk. An honest
+    /// verifier uses [`VerifierKey::encrypt_query`]; this exists for custom encodings and for
+    /// tests that play a verifier who deviates (the holder cannot tell the difference, which
+    /// is why spec §6.3 hides responses whatever the query holds).
+    ///
+    /// # Errors
+    /// [`HeError::Malformed`] for the wrong number or length of plaintexts,
+    /// [`HeError::ParameterMismatch`] when `shape` belongs to another parameter set.
+    pub fn encrypt_plaintexts<R: Rng + CryptoRng>(
+        &self,
+        shape: &SessionShape,
+        plaintexts: &[Vec<u128>],
+        rng: &mut R,
+    ) -> Result<Query> {
+        shape.check_params(&self.params)?;
+        let n = self.params.n();
+        if plaintexts.len() != shape.layout.chunk_count() + 1
+            || plaintexts.iter().any(|p| p.len() != n)
+        {
+            return Err(HeError::Malformed {
+                object: "plaintexts",
+                reason: format!(
+                    "expected {} polynomials of {n} coefficients",
+                    shape.layout.chunk_count() + 1
+                ),
+            });
+        }
+        let mut cts: Vec<SeededCiphertext> = plaintexts
+            .iter()
+            .map(|plaintext| {
+                let seed = rng.random();
+                let mut noise =
+                    RandomGenerator::<DefaultRandomGenerator>::new(Seed(rng.random::<u128>()));
+                let reduced: Vec<u128> = plaintext.iter().map(|&m| self.params.reduce(m)).collect();
+                self.encrypt_seeded(&reduced, &mut noise, seed)
+            })
+            .collect();
+        let chunks = cts.split_off(1);
+        let public_key = cts.pop().expect("public key");
+        Ok(Query { public_key, chunks })
+    }
+
     /// Decrypts the verifier's shares from one response block holding `count` scores:
     /// share_t = round((body_t − (mask·s)[t·g+g−1]) / 2^(b−k)) mod 2^k.
     ///
@@ -164,18 +207,24 @@ impl VerifierKey {
         block: &ResponseBlock,
         count: usize,
     ) -> Result<Vec<u32>> {
-        let noisy = self.decrypt_block_raw(shape, block, count)?;
+        let noisy = self.decrypt_phases(shape, block, count)?;
         let b = block.switched_modulus_log;
         let k = shape.share_bits;
         let shift = b - k;
         Ok(noisy
             .into_iter()
-            .map(|w| (((w + (1u64 << (shift - 1))) >> shift) & (modulus_mask(k) as u64)) as u32)
+            .map(|w| {
+                ((w.wrapping_add(1u64 << (shift - 1)) >> shift) & (modulus_mask(k) as u64)) as u32
+            })
             .collect())
     }
 
-    /// The undecoded phases `body_t − (mask·s)[coefficient]` mod 2^b.
-    pub(crate) fn decrypt_block_raw(
+    /// The undecoded phases `body_t − (mask·s)[coefficient]` mod 2^b, before rounding to
+    /// shares.
+    ///
+    /// # Errors
+    /// As [`VerifierKey::decrypt_block`].
+    pub fn decrypt_phases(
         &self,
         shape: &SessionShape,
         block: &ResponseBlock,

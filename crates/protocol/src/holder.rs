@@ -28,7 +28,7 @@ pub struct HolderConfig {
     pub params: ParameterSet,
     /// Whether an insecure parameter set may be used on the network.
     pub allow_insecure: bool,
-    /// Score threshold τ in quantised units (≥ 1, so padding never matches).
+    /// Score threshold τ in quantised units, 1 ≤ τ ≤ B (padding never matches; spec §8.1).
     pub threshold: i64,
     /// The gallery.
     pub gallery: Arc<HolderGallery>,
@@ -73,6 +73,15 @@ impl HolderConfig {
         let bad = |why: String| Err(ProtocolError::Config(why));
         if self.threshold < 1 {
             return bad("the threshold must be at least 1 (padding scores 0)".into());
+        }
+        let bound = self.gallery.quantiser().norm_bound() as i64;
+        if self.threshold > bound {
+            // No score reaches it, and the comparison's range argument (spec §8.1) needs
+            // τ ≤ B.
+            return bad(format!(
+                "the threshold {} exceeds the largest possible score {bound}",
+                self.threshold
+            ));
         }
         if self.gallery.params() != &self.params {
             return bad("gallery packed for another parameter set".into());

@@ -434,9 +434,13 @@ fn an_unknown_identity_is_charged_and_looks_like_a_known_one_that_does_not_match
 }
 
 #[test]
-fn a_verifier_refuses_a_threshold_that_lets_padding_match() {
+fn a_verifier_refuses_a_threshold_outside_one_to_the_score_bound() {
     let f = fixture(20, 16, 20, 1);
-    for tau in [0i64, -5] {
+    // τ ≤ 0 lets padding match; τ > B is outside the range the comparison is exact for.
+    let bound = privface_he::Quantiser::for_dimension(16)
+        .unwrap()
+        .norm_bound() as i64;
+    for tau in [0i64, -5, bound + 1, i64::MAX] {
         let (_, mut verifier, m) = until(&f, "Accept", false);
         let Message::Accept(mut accept) = m else {
             unreachable!()

@@ -25,7 +25,7 @@ pub fn tiny_circuit<F: Fancy>(
 }
 
 /// The threshold-OR of the garbling vectors: one batch, then the OR over its lanes. `neg` is
-/// the backend's view of the negated masks' bits (see [`circuit::threshold_batch`]).
+/// the backend's view of the offsets' bits (w = r + τ mod 2^k) (see [`circuit::threshold_batch`]).
 pub fn tiny_threshold<F: Fancy>(
     f: &mut F,
     spec: &ThresholdSpec,
@@ -70,7 +70,7 @@ pub(crate) fn garbling() -> Value {
         threshold: 5,
     };
     let m = 63u32;
-    let scores = [4i64, -32, 5, 31];
+    let scores = [4i64, -15, 5, 15];
     let masks = [9u32, 63, 40, 0];
     let shares: Vec<u32> = scores
         .iter()
@@ -81,7 +81,7 @@ pub(crate) fn garbling() -> Value {
     let zero: Vec<Vec<Block>> = (0..6)
         .map(|_| (0..scores.len()).map(|_| Block::random(&mut rng)).collect())
         .collect();
-    let neg = circuit::negated_mask_bits(&masks, spec.share_bits);
+    let neg = circuit::offset_bits(&masks, &spec);
     let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
     let mut g = Garbler::new(BufferChannel::new(), delta);
     tiny_threshold(&mut g, &spec, &zero, &neg).expect("garble");
@@ -91,7 +91,7 @@ pub(crate) fn garbling() -> Value {
         .expect("plain output");
     let threshold = json!({
         "id": 2,
-        "comment": "threshold-OR (§8.1), k = 6, τ = 5, one batch of four scores (4, −32, 5, 31) then the OR tree; zero labels from ChaCha20 seed 22, bit-major ([bit][lane])",
+        "comment": "threshold-OR (§8.1), k = 6, τ = 5, one batch of four scores (4, −15, 5, 15; |score| ≤ 15 so 2B + 1 ≤ 2^(k−1)) then the OR tree; the garbler-known bits are those of w = (r + τ) mod 2^k; zero labels from ChaCha20 seed 22, bit-major ([bit][lane])",
         "flags": [], "valid": true, "circuit": "threshold-or",
         "delta": hex(&delta.block().to_bytes()),
         "share_bits": spec.share_bits, "threshold": spec.threshold,

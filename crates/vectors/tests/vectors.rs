@@ -186,7 +186,7 @@ fn garbling_vectors() {
                 let bits = circuit::bit_columns(&shares, spec.share_bits);
                 let labels: Vec<Vec<Block>> =
                     zero.iter().zip(&bits).map(|(z, x)| held(z, x)).collect();
-                let neg = circuit::negated_mask_bits(&masks, spec.share_bits);
+                let neg = circuit::offset_bits(&masks, &spec);
                 let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
                 let hidden = vec![(); spec.share_bits as usize];
                 tiny_threshold(&mut g, &spec, &zero, &neg).unwrap();
@@ -250,7 +250,7 @@ fn threshold_or_vectors_plain_and_garbled() {
         let (shares, masks) = (list("shares"), list("masks"));
         let want = case["bit"].as_bool().unwrap();
         assert_eq!(
-            privface_gc::plain_integer_rule(&spec, &shares, &masks),
+            privface_gc::plain_threshold_rule(&spec, &shares, &masks),
             want
         );
         let (mut a, mut b) = MemoryChannel::pair(8);

@@ -39,8 +39,17 @@ pub(super) fn check_accept(
     if accept.padded_count == 0 || accept.padded_count > config.max_scores {
         return refuse(format!("{} scores", accept.padded_count));
     }
-    if accept.share_bits != Quantiser::with_scale(dimension, accept.quant_scale)?.share_bits() {
+    let quantiser = Quantiser::with_scale(dimension, accept.quant_scale)?;
+    if accept.share_bits != quantiser.share_bits() {
         return refuse(format!("share width {}", accept.share_bits));
+    }
+    if accept.threshold > quantiser.norm_bound() as i64 {
+        // Out of the range the comparison is exact for (spec §8.1).
+        return refuse(format!(
+            "threshold {} above the score bound {}",
+            accept.threshold,
+            quantiser.norm_bound()
+        ));
     }
     if !(1..=MAX_BATCH as u32).contains(&accept.batch) {
         return refuse(format!("batch size {}", accept.batch));
