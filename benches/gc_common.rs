@@ -17,10 +17,11 @@ pub fn session_share_bits() -> u32 {
         .share_bits()
 }
 
-/// Upper bound of the wire bytes per score at width k: tables 32·(2k−2) + 16 (half-gate) and
-/// the extension 16·k + k/8 bytes (spec §10; the accumulator OR is amortised away here).
+/// Wire bytes per score at width k: tables 32·(k−2) + 16 (half-gate) + 32 (accumulator OR)
+/// and the extension 16·k + k/8 bytes (spec §10), before the amortised OR tree and the
+/// extension's rounding to 128 OTs.
 pub fn byte_bound_per_score(k: u32) -> f64 {
-    (32 * (2 * k - 2) + 16 + 16 * k) as f64 + k as f64 / 8.0
+    (32 * (k - 2) + 16 + 32 + 16 * k) as f64 + k as f64 / 8.0
 }
 
 pub fn and_rates(lanes: usize, rounds: usize) -> (f64, f64) {

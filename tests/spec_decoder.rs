@@ -73,6 +73,7 @@ enum Msg {
         b: u64,
         batch: u64,
         round_blocks: u64,
+        dropped_bits: u64,
     },
     Reject,
     BaseOtOffer(usize),
@@ -140,6 +141,7 @@ fn decode(body: &[u8]) -> Msg {
                 b,
                 batch,
                 round_blocks: r.varint(),
+                dropped_bits: r.varint(),
             }
         }
         2 => {
@@ -234,6 +236,7 @@ fn session_transcript_follows_the_spec() {
         b,
         batch,
         round_blocks,
+        dropped_bits,
     } = &h[0]
     else {
         panic!("holder's first message {:?}", h[0])
@@ -245,6 +248,8 @@ fn session_transcript_follows_the_spec() {
     let bound = ((*scale as f64 + dd.sqrt() / 2.0).powi(2)).min(dd * 127.0 * 127.0) as u64;
     assert!(2 * bound < 1 << (k - 1) && 2 * bound + 1 > 1 << (k - 2));
     assert_eq!(k, 16);
+    // §4.1: the vector's holder compares exactly.
+    assert_eq!(*dropped_bits, 0);
     // §9.3: 1 ≤ τ ≤ B.
     assert!((1..=bound as i64).contains(threshold));
     assert_eq!(n_scores, 3, "fewer than 16 identities are not padded");

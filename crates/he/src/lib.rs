@@ -45,13 +45,15 @@ pub mod wire;
 #[cfg(test)]
 mod hiding_tests;
 #[cfg(test)]
+mod precision_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::{HeError, Result};
 pub use holder::{GalleryMode, HolderQuery, PackedGallery};
 pub use layout::{Layout, best_group_size, group_sizes, session_bytes};
 pub use params::{ParameterSet, ParameterSpec};
-pub use quantise::{Quantiser, share_bits_for_dimension};
+pub use quantise::{MAX_DROPPED_BITS, Quantiser, coarse_threshold, share_bits_for_dimension};
 pub use units::{Dimension, ShareBits, VectorCount};
 pub use verifier::VerifierKey;
 pub use wire::SeededCiphertext;
@@ -70,6 +72,10 @@ pub struct SessionShape {
     pub share_bits: u32,
     /// Modulus-switch target b in bits.
     pub switched_modulus_log: u32,
+    /// Low score bits the shares drop (0: exact). The probe is encoded at 2^(q−k−j), so the
+    /// k-bit shares carry ⌊score/2^j⌋ up to a random carry (spec §4.1).
+    #[serde(default)]
+    pub dropped_bits: u32,
 }
 
 impl SessionShape {
@@ -99,7 +105,23 @@ impl SessionShape {
             layout,
             share_bits,
             switched_modulus_log,
+            dropped_bits: 0,
         })
+    }
+
+    /// The same shape with shares that drop `dropped_bits` low score bits (spec §4.1); the
+    /// share width must already be the coarse one ([`Quantiser::coarse_share_bits`]).
+    ///
+    /// # Errors
+    /// [`HeError::InvalidParameters`] above [`MAX_DROPPED_BITS`].
+    pub fn with_dropped_bits(mut self, dropped_bits: u32) -> Result<Self> {
+        if dropped_bits > MAX_DROPPED_BITS {
+            return Err(HeError::InvalidParameters(format!(
+                "{dropped_bits} dropped bits (at most {MAX_DROPPED_BITS})"
+            )));
+        }
+        self.dropped_bits = dropped_bits;
+        Ok(self)
     }
 
     /// Checks that this shape belongs to `params`.

@@ -76,6 +76,28 @@ impl Quantiser {
         share_bits_for_bound(self.norm_bound())
     }
 
+    /// The share width when the comparison drops `dropped_bits` = j low score bits (spec
+    /// §4.1): [`Quantiser::share_bits`] for j = 0, otherwise the same rule for the coarse bound
+    /// ⌈B/2^j⌉ + 1 (the reconstructed coarse score is ⌊s/2^j⌋ plus a carry in {−1, 0, 1, 2}).
+    pub fn coarse_share_bits(&self, dropped_bits: u32) -> u32 {
+        if dropped_bits == 0 {
+            return self.share_bits();
+        }
+        share_bits_for_bound(self.norm_bound().div_ceil(1 << dropped_bits) + 1)
+    }
+
+    /// The most low bits a comparison may drop for a cosine tolerance `tolerance`: the largest
+    /// j ≤ [`MAX_DROPPED_BITS`] with 2^j ≤ tolerance·α², so decisions are exact for scores
+    /// further than 2^(j+1) from τ, i.e. about twice the tolerance in cosine (0 for a tolerance
+    /// below 2/α²: exact).
+    pub fn dropped_bits_for_tolerance(&self, tolerance: f64) -> u32 {
+        let units = tolerance * (self.scale as f64).powi(2);
+        if units.is_nan() || units < 2.0 {
+            return 0;
+        }
+        (units.log2().floor() as u32).min(MAX_DROPPED_BITS)
+    }
+
     /// Checks that `v` could be this quantiser's output: length d, components in
     /// `[−127, 127]`, squared norm at most [`Quantiser::norm_bound`]. Rows that fail would
     /// break the share width's guarantee.
@@ -134,6 +156,17 @@ impl Quantiser {
             })
             .collect())
     }
+}
+
+/// Most low score bits a coarse comparison may drop (spec §4.1).
+pub const MAX_DROPPED_BITS: u32 = 16;
+
+/// The threshold of a comparison that drops j low score bits: ⌈τ/2^j⌉ (τ for j = 0).
+/// Decisions are then those of the exact rule for every score further than 2^(j+1) from τ
+/// (spec §4.1).
+pub fn coarse_threshold(threshold: i64, dropped_bits: u32) -> i64 {
+    let step = 1i64 << dropped_bits;
+    threshold.div_euclid(step) + i64::from(threshold.rem_euclid(step) != 0)
 }
 
 /// Share width k for arbitrary i8 vectors of dimension d: the rule of

@@ -109,7 +109,8 @@ impl VerifierKey {
     }
 
     /// Encrypts a quantised probe under `shape`: the public key (an encryption of zero) and
-    /// one ciphertext per chunk, carrying `Δ·Q_c(X)` with Δ = Q/2^k.
+    /// one ciphertext per chunk, carrying `Δ·Q_c(X)` with Δ = Q/2^(k+j) (j = the shape's
+    /// dropped bits, usually 0).
     ///
     /// # Errors
     /// [`HeError::WrongDimension`] / [`HeError::Malformed`] for a bad probe,
@@ -125,7 +126,8 @@ impl VerifierKey {
         check_quantised(probe, layout.dimension())?;
         let p = &self.params;
         let n = p.n();
-        let delta_log = p.log_q() - shape.share_bits;
+        // Δ = 2^(q−k), or 2^(q−k−j) when the shares drop j low score bits.
+        let delta_log = p.log_q() - shape.share_bits - shape.dropped_bits;
         // Seeds are drawn in order from `rng`, so the query is reproducible; the chunks are
         // then encrypted in parallel, each with its own noise generator.
         let seeds: Vec<([u8; SEED_BYTES], u128)> = (0..=layout.chunk_count())

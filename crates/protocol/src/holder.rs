@@ -41,6 +41,10 @@ pub struct HolderConfig {
     /// Where this holder lets the result go; a Hello asking for another is refused
     /// (`Parameters`) before anything is charged. All three unless configured otherwise.
     pub allowed_outputs: Vec<OutputTo>,
+    /// Low score bits the comparison drops (0, the default: exact). Set it from a cosine
+    /// tolerance with [`privface_he::Quantiser::dropped_bits_for_tolerance`]; decisions are
+    /// exact for scores further than 2^(j+1) from τ (spec §4.1).
+    pub dropped_bits: u32,
 }
 
 impl HolderConfig {
@@ -60,6 +64,7 @@ impl HolderConfig {
             batch: DEFAULT_BATCH,
             round_blocks: DEFAULT_ROUND_BLOCKS,
             allowed_outputs: vec![OutputTo::Verifier, OutputTo::Holder, OutputTo::Both],
+            dropped_bits: 0,
         }
     }
 
@@ -85,6 +90,13 @@ impl HolderConfig {
         }
         if self.gallery.params() != &self.params {
             return bad("gallery packed for another parameter set".into());
+        }
+        if self.dropped_bits > privface_he::MAX_DROPPED_BITS {
+            return bad(format!(
+                "{} dropped bits (at most {})",
+                self.dropped_bits,
+                privface_he::MAX_DROPPED_BITS
+            ));
         }
         if self.allowed_outputs.is_empty() {
             return bad("no output destination is allowed".into());
@@ -173,6 +185,7 @@ pub struct HolderSession<R: Rng + CryptoRng> {
     budget: Arc<QueryBudget>,
     params: ParameterSet,
     threshold: i64,
+    dropped_bits: u32,
     batch: usize,
     round_blocks: usize,
     allowed_outputs: Vec<OutputTo>,
@@ -191,6 +204,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             budget: config.budget.clone(),
             params: config.params.clone(),
             threshold: config.threshold,
+            dropped_bits: config.dropped_bits,
             batch: config.batch,
             round_blocks: config.round_blocks,
             allowed_outputs: config.allowed_outputs.clone(),

@@ -87,6 +87,8 @@ pub struct Accept {
     /// Score blocks per round: the holder sends a round's blocks, then both run the comparison
     /// for those scores, so HE and garbling overlap and memory stays O(round).
     pub round_blocks: u32,
+    /// Low score bits the comparison drops (0: exact; spec §4.1), the holder's precision.
+    pub dropped_bits: u32,
 }
 
 /// Every message of a session.

@@ -30,6 +30,9 @@ pub struct VerifierConfig {
     /// holder garbling while the verifier evaluates; the driver must then read and write at
     /// the same time (the drivers in this workspace do).
     pub window: usize,
+    /// Most low score bits the verifier lets the holder's comparison drop (spec §4.1); 0
+    /// accepts only exact comparisons. Default: any the spec allows.
+    pub max_dropped_bits: u32,
 }
 
 impl Default for VerifierConfig {
@@ -39,6 +42,7 @@ impl Default for VerifierConfig {
             allow_insecure: false,
             max_scores: 1 << 25,
             window: 2,
+            max_dropped_bits: privface_he::MAX_DROPPED_BITS,
         }
     }
 }
@@ -233,7 +237,10 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                 consumed(&self.channel, "BaseOtReply")?;
                 let spec = ThresholdSpec {
                     share_bits: terms.shape.share_bits,
-                    threshold: terms.accept.threshold,
+                    threshold: privface_he::coarse_threshold(
+                        terms.accept.threshold,
+                        terms.shape.dropped_bits,
+                    ),
                 };
                 let evaluator = ThresholdOrEvaluator::new(
                     BufferChannel::new(),

@@ -92,6 +92,54 @@ fn identify_and_verify_match_and_no_match() {
     }
 }
 
+/// A holder that drops low score bits (spec §4.1) announces it, and the verifier follows: the
+/// shares are narrower, the comparison smaller, and far-from-τ decisions unchanged.
+#[test]
+fn a_coarse_comparison_is_announced_and_decides_like_the_exact_one_far_from_tau() {
+    let exact = fixture(ParameterSet::default_128(), 128, 300, None);
+    let coarse = Fixture::builder(ParameterSet::default_128(), 128, 300)
+        .batch(64)
+        .round_blocks(2)
+        .dropped_bits(4)
+        .build();
+    let genuine = coarse.genuine(123);
+    let impostor = embedding(&mut ChaCha20Rng::seed_from_u64(77), 128);
+    for (probe, want) in [(genuine, true), (impostor, false)] {
+        assert_eq!(
+            coarse.plain_decision(&probe, &(0..300).collect::<Vec<_>>()),
+            want
+        );
+        let (v, h) = session(&coarse, probe.clone(), Mode::Identify, OutputTo::Both);
+        let (v, h) = (v.unwrap(), h.unwrap());
+        assert_eq!((v.bit, h.bit), (Some(want), Some(want)));
+        assert_eq!(v.accept.dropped_bits, 4);
+        let (e, _) = session(&exact, probe, Mode::Identify, OutputTo::Verifier);
+        let e = e.unwrap();
+        assert_eq!(e.accept.dropped_bits, 0);
+        assert_eq!(e.accept.share_bits, 20);
+        assert_eq!(v.accept.share_bits, 16);
+    }
+    // A verifier that wants exact decisions refuses the coarse holder's terms.
+    let (a, b) = UnixStream::pair().unwrap();
+    let holder = spawn_holder(a, coarse.config.clone());
+    let strict = VerifierConfig {
+        max_dropped_bits: 0,
+        ..coarse.verifier_config()
+    };
+    let v = run_verifier(
+        &mut b.try_clone().unwrap(),
+        &mut &b,
+        &strict,
+        &coarse.genuine(1),
+        Mode::Identify,
+        OutputTo::Verifier,
+        ChaCha20Rng::seed_from_u64(2),
+    );
+    drop(b);
+    assert!(matches!(v, Err(ProtocolError::Refused(_))), "{v:?}");
+    assert!(holder.join().unwrap().is_err());
+}
+
 #[test]
 fn holder_only_output_hides_the_bit_from_the_verifier() {
     let f = fixture(ParameterSet::toy(), 64, 20, None);

@@ -47,6 +47,7 @@ pub struct FixtureBuilder {
     batch: usize,
     round_blocks: usize,
     budget: Option<u32>,
+    dropped_bits: u32,
 }
 
 impl FixtureBuilder {
@@ -65,6 +66,12 @@ impl FixtureBuilder {
     /// Score blocks per round.
     pub fn round_blocks(mut self, round_blocks: usize) -> Self {
         self.round_blocks = round_blocks;
+        self
+    }
+
+    /// Low score bits the holder's comparison drops (0 by default: exact).
+    pub fn dropped_bits(mut self, dropped_bits: u32) -> Self {
+        self.dropped_bits = dropped_bits;
         self
     }
 
@@ -104,6 +111,7 @@ impl FixtureBuilder {
         config.allow_insecure = self.params.is_insecure();
         config.batch = self.batch;
         config.round_blocks = self.round_blocks;
+        config.dropped_bits = self.dropped_bits;
         config.validate().expect("fixture configuration is valid");
         Fixture {
             config: Arc::new(config),
@@ -124,6 +132,7 @@ impl Fixture {
             batch: DEFAULT_BATCH,
             round_blocks: DEFAULT_ROUND_BLOCKS,
             budget: None,
+            dropped_bits: 0,
         }
     }
 

@@ -120,7 +120,7 @@ fn default_accept() -> Accept {
     let quantiser = Quantiser::for_dimension(dimension).expect("d = 512 has a quantiser");
     let layout = Layout::new(&params, dimension, 32).expect("g = 32 divides 512");
     let shape =
-        SessionShape::new(&params, layout, quantiser.share_bits()).expect("k = 21 decrypts");
+        SessionShape::new(&params, layout, quantiser.share_bits()).expect("k = 22 decrypts");
     Accept {
         params: params.name().to_owned(),
         dimension: dimension as u32,
@@ -132,5 +132,6 @@ fn default_accept() -> Accept {
         switched_modulus_log: shape.switched_modulus_log,
         batch: DEFAULT_BATCH as u32,
         round_blocks: DEFAULT_ROUND_BLOCKS as u32,
+        dropped_bits: 0,
     }
 }

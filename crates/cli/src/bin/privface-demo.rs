@@ -53,6 +53,10 @@ enum Command {
         gallery_size: usize,
         #[arg(long, default_value_t = 512)]
         dim: usize,
+        /// Cosine tolerance of the comparison (0: exact), as `privface-holder serve
+        /// --precision`.
+        #[arg(long, default_value_t = 0.0)]
+        precision: f64,
     },
     /// (internal) The verifier in its own process, so its memory is measured apart.
     #[command(hide = true)]
@@ -89,6 +93,7 @@ async fn start_holder(
     dir: &Path,
     gallery: Arc<HolderGallery>,
     params: ParameterSet,
+    dropped_bits: u32,
 ) -> Result<std::net::SocketAddr> {
     let tls = server_tls(
         &read(dir, "holder/ca.pem")?,
@@ -96,12 +101,10 @@ async fn start_holder(
         &read(dir, "holder/holder.key")?,
     )?;
     let threshold = gallery.quantiser().threshold(THRESHOLD);
-    let config = Arc::new(HolderConfig::new(
-        params,
-        gallery,
-        threshold,
-        Arc::new(QueryBudget::new(None)),
-    ));
+    let mut config =
+        HolderConfig::new(params, gallery, threshold, Arc::new(QueryBudget::new(None)));
+    config.dropped_bits = dropped_bits;
+    let config = Arc::new(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -226,7 +229,7 @@ fn demo(n: usize, d: usize) -> Result<bool> {
     let rt = tokio::runtime::Runtime::new()?;
     let mut all_agree = true;
     rt.block_on(async {
-        let addr = start_holder(pki.dir.path(), gallery, params).await?;
+        let addr = start_holder(pki.dir.path(), gallery, params, 0).await?;
         println!("holder listening on {addr} (mutual TLS 1.3, ALPN privface/1)\n");
         println!(
             "  {:<9} {:<26} {:>8} {:>10} {:>9}",
@@ -276,7 +279,7 @@ fn demo(n: usize, d: usize) -> Result<bool> {
     Ok(all_agree)
 }
 
-fn bench(n: usize, d: usize) -> Result<()> {
+fn bench(n: usize, d: usize, precision: f64) -> Result<()> {
     let params = ParameterSet::default_128();
     let pki = Pki::mint()?;
     let faces = SyntheticFaces {
@@ -303,10 +306,15 @@ fn bench(n: usize, d: usize) -> Result<()> {
     let t = Instant::now();
     let x = quantiser.quantise(&probe)?;
     let tau = quantiser.threshold(THRESHOLD);
-    let plain_bit = plain::scores(&x, &rows)
-        .into_iter()
-        .any(|s| s as i64 >= tau);
+    let scores = plain::scores(&x, &rows);
+    let plain_bit = scores.iter().any(|&s| s as i64 >= tau);
     let plain_s = t.elapsed().as_secs_f64();
+    // A coarse comparison may decide a score within its band either way (spec §4.1).
+    let dropped_bits = quantiser.dropped_bits_for_tolerance(precision);
+    let band = 1i64 << (dropped_bits + 1);
+    let in_band = scores
+        .iter()
+        .any(|&s| dropped_bits > 0 && (s as i64 - tau).abs() < band);
 
     eprintln!("packing ...");
     let t = Instant::now();
@@ -323,7 +331,7 @@ fn bench(n: usize, d: usize) -> Result<()> {
 
     let rt = tokio::runtime::Runtime::new()?;
     let (child, one_to_one) = rt.block_on(async {
-        let addr = start_holder(pki.dir.path(), gallery, params).await?;
+        let addr = start_holder(pki.dir.path(), gallery, params, dropped_bits).await?;
         let t = Instant::now();
         let out = tokio::process::Command::new(std::env::current_exe()?)
             .args(["verifier-child", "--connect", &addr.to_string(), "--dir"])
@@ -390,10 +398,12 @@ fn bench(n: usize, d: usize) -> Result<()> {
             "ratio_online_to_plain": online_ms / 1e3 / plain_s,
             "bit": bit,
             "plain_bit": plain_bit,
+            "dropped_bits": dropped_bits,
+            "score_in_band": in_band,
         })
     );
     anyhow::ensure!(
-        bit == Some(plain_bit),
+        bit == Some(plain_bit) || in_band,
         "garbled bit differs from the plaintext decision"
     );
     Ok(())
@@ -420,7 +430,11 @@ fn main() -> ExitCode {
                 eprintln!("a garbled bit differs from the plaintext decision");
             }
         }),
-        Some(Command::Bench { gallery_size, dim }) => bench(gallery_size, dim).map(|_| true),
+        Some(Command::Bench {
+            gallery_size,
+            dim,
+            precision,
+        }) => bench(gallery_size, dim, precision).map(|_| true),
         Some(Command::VerifierChild {
             connect,
             dir,

@@ -122,6 +122,11 @@ enum Command {
             default_value = "verifier,holder,both"
         )]
         allow_output: Vec<AllowOutput>,
+        /// Cosine tolerance of the comparison (0: exact). A coarser comparison drops low score
+        /// bits (fewer bytes and gates); decisions stay exact for cosines further than about
+        /// twice this from the threshold (spec §4.1). For example 0.000244 (2^-12).
+        #[arg(long, default_value_t = 0.0)]
+        precision: f64,
     },
 }
 
@@ -212,6 +217,7 @@ fn main() -> Result<()> {
             shutdown_grace,
             session_deadline,
             allow_output,
+            precision,
         } => {
             let params = parameter_set(&params, insecure_toy_params)?;
             let gallery = load_gallery(&db, &params)?;
@@ -227,6 +233,18 @@ fn main() -> Result<()> {
                 Arc::new(QueryBudget::new(budget)),
             );
             config.allow_insecure = insecure_toy_params;
+            if !(0.0..1.0).contains(&precision) {
+                anyhow::bail!("--precision must be a cosine tolerance in [0, 1)");
+            }
+            config.dropped_bits = gallery.quantiser().dropped_bits_for_tolerance(precision);
+            if config.dropped_bits > 0 {
+                eprintln!(
+                    "comparison drops {} low score bits (exact beyond ±{:.6} in cosine)",
+                    config.dropped_bits,
+                    2f64.powi(config.dropped_bits as i32 + 1)
+                        / (gallery.quantiser().scale() as f64).powi(2)
+                );
+            }
             config.allowed_outputs = allow_output
                 .into_iter()
                 .map(|o| match o {

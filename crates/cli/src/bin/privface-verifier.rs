@@ -63,6 +63,9 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Refuse a holder whose comparison drops low score bits (spec §4.1).
+        #[arg(long)]
+        exact: bool,
     },
 }
 
@@ -79,6 +82,7 @@ fn run(cli: Cli) -> Result<Option<bool>> {
         params,
         insecure_toy_params,
         json,
+        exact,
     } = cli.command;
     let params = parameter_set(&params, insecure_toy_params)?;
     let probe = read_embedding(&probe)?;
@@ -99,6 +103,11 @@ fn run(cli: Cli) -> Result<Option<bool>> {
     let config = VerifierConfig {
         param_sets: vec![params.name().to_owned()],
         allow_insecure: insecure_toy_params,
+        max_dropped_bits: if exact {
+            0
+        } else {
+            privface_he::MAX_DROPPED_BITS
+        },
         ..Default::default()
     };
     let rt = tokio::runtime::Runtime::new()?;

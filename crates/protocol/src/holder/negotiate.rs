@@ -79,7 +79,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             );
         }
         let internal = |e: ProtocolError| (AbortCode::Internal, e);
-        let k = gallery.quantiser().share_bits();
+        let k = gallery.quantiser().coarse_share_bits(self.dropped_bits);
         let (count, layout, answering) = match &hello.mode {
             Mode::Identify => {
                 if gallery.is_empty() {
@@ -112,7 +112,9 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         if let Err(e) = self.budget.consume(&self.client) {
             return Err((AbortCode::Budget, e));
         }
-        let shape = SessionShape::new(p, layout, k).map_err(|e| internal(e.into()))?;
+        let shape = SessionShape::new(p, layout, k)
+            .and_then(|s| s.with_dropped_bits(self.dropped_bits))
+            .map_err(|e| internal(e.into()))?;
         let accept = Accept {
             params: p.name().to_owned(),
             dimension: d as u32,
@@ -124,6 +126,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             switched_modulus_log: shape.switched_modulus_log,
             batch: self.batch as u32,
             round_blocks: self.round_blocks as u32,
+            dropped_bits: self.dropped_bits,
         };
         Ok(Terms {
             accept,

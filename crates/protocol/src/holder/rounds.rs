@@ -63,7 +63,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             .collect();
         let spec = ThresholdSpec {
             share_bits: terms.shape.share_bits,
-            threshold: self.threshold,
+            threshold: privface_he::coarse_threshold(self.threshold, terms.shape.dropped_bits),
         };
         let garbler = ThresholdOrGarbler::new(BufferChannel::new(), ot, spec, self.batch)?;
         let mut c = Box::new(Comparing {

@@ -2,7 +2,7 @@
 //! anything: every field the holder chose must be one the verifier's policy allows and every
 //! derived field (share width, switched modulus) must be the one the parameters imply.
 
-use privface_he::{Layout, ParameterSet, Quantiser, SessionShape};
+use privface_he::{Layout, MAX_DROPPED_BITS, ParameterSet, Quantiser, SessionShape};
 
 use super::VerifierConfig;
 use crate::error::{ProtocolError, Result};
@@ -40,7 +40,10 @@ pub(super) fn check_accept(
         return refuse(format!("{} scores", accept.padded_count));
     }
     let quantiser = Quantiser::with_scale(dimension, accept.quant_scale)?;
-    if accept.share_bits != quantiser.share_bits() {
+    if accept.dropped_bits > MAX_DROPPED_BITS.min(config.max_dropped_bits) {
+        return refuse(format!("{} dropped bits", accept.dropped_bits));
+    }
+    if accept.share_bits != quantiser.coarse_share_bits(accept.dropped_bits) {
         return refuse(format!("share width {}", accept.share_bits));
     }
     if accept.threshold > quantiser.norm_bound() as i64 {
@@ -58,7 +61,8 @@ pub(super) fn check_accept(
         return refuse(format!("round of {} blocks", accept.round_blocks));
     }
     let layout = Layout::new(&params, dimension, accept.group_size as usize)?;
-    let shape = SessionShape::new(&params, layout, accept.share_bits)?;
+    let shape = SessionShape::new(&params, layout, accept.share_bits)?
+        .with_dropped_bits(accept.dropped_bits)?;
     if shape.switched_modulus_log != accept.switched_modulus_log {
         return refuse(format!(
             "switched modulus 2^{}",
