@@ -9,12 +9,11 @@ use privface::ot::{Block, BufferChannel, Channel, Delta, IknpReceiver, IknpSende
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-/// AND gates per second, garbling and evaluating, one core: `rounds` calls of `lanes` ANDs.
-/// The share width sessions use at d = 512 (spec §4), which the benches measure by default.
+/// The share width of an exact session at d = 512 with the demo's threshold, cosine 0.4
+/// (spec §4), which the benches measure by default.
 pub fn session_share_bits() -> u32 {
-    privface::he::Quantiser::for_dimension(512)
-        .expect("d = 512 has a quantiser")
-        .share_bits()
+    let q = privface::he::Quantiser::for_dimension(512).expect("d = 512 has a quantiser");
+    q.session_share_bits(q.threshold(0.4), 0)
 }
 
 /// Wire bytes per score at width k: tables 32·(k−2) + 16 (half-gate) + 32 (accumulator OR)
@@ -24,6 +23,7 @@ pub fn byte_bound_per_score(k: u32) -> f64 {
     (32 * (k - 2) + 16 + 32 + 16 * k) as f64 + k as f64 / 8.0
 }
 
+/// AND gates per second, garbling and evaluating, one core: `rounds` calls of `lanes` ANDs.
 pub fn and_rates(lanes: usize, rounds: usize) -> (f64, f64) {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let delta = Delta::random(&mut rng);

@@ -155,9 +155,9 @@ fn main() {
     );
 }
 
-/// The share width sessions use at dimension d (the quantiser's norm bound, spec §4).
+/// The share width of an exact session at dimension d with the demo's threshold, cosine 0.4
+/// (spec §4).
 fn session_share_bits(d: usize) -> u32 {
-    Quantiser::for_dimension(d)
-        .expect("benchmarked dimensions have a quantiser")
-        .share_bits()
+    let q = Quantiser::for_dimension(d).expect("benchmarked dimensions have a quantiser");
+    q.session_share_bits(q.threshold(0.4), 0)
 }

@@ -193,6 +193,26 @@ fn decode(body: &[u8]) -> Msg {
 }
 
 /// ANDs per score of the comparison step of §8.1 (2.), by its constant-folding rule.
+/// §6.5: the smallest b in [k+2, min(q, 64)] with E_max < 2^(b−k) and σ_e/2^(b−k) ≤ 2^−λ_r.
+fn switched_modulus_log(n: u64, q: u64, eta: i32, lambda: i32, m: u64, k: u64) -> u64 {
+    let (n, m) = (n as f64, m as f64);
+    let v_eta = (2f64.powi(2 * eta + 1) + 1.0) / 6.0;
+    let sd_he = (v_eta * (m * n * 127.0 * 127.0 + 2.0 * n)).sqrt();
+    let max_he = m * n * 127.0 * 2f64.powi(eta) + 2.0 * n * 2f64.powi(eta);
+    (k + 2..=q.min(64))
+        .find(|&b| {
+            let scale = 2f64.powi(b as i32 - q as i32);
+            let (round_sd, round_max) = if b == q {
+                (0.0, 0.0)
+            } else {
+                (((n + 1.0) / 12.0).sqrt(), (n + 1.0) / 2.0)
+            };
+            let d = 2f64.powi((b - k) as i32);
+            max_he * scale + round_max < d && (sd_he * scale + round_sd) / d <= 2f64.powi(-lambda)
+        })
+        .expect("a switch target exists")
+}
+
 #[test]
 fn session_transcript_follows_the_spec() {
     let path = concat!(
@@ -243,15 +263,16 @@ fn session_transcript_follows_the_spec() {
     };
     let (k, n_scores) = (*k, *padded_count);
     assert_eq!((params.as_str(), *d), ("toy", 8));
-    // §4: k is the smallest integer with 2B + 1 ≤ 2^(k−1), B = ⌊min(d·127², (α + √d/2)²)⌋.
+    // §4: k is the smallest integer with B + 1 + τ ≤ 2^(k−1), B = ⌊min(d·127², (α + √d/2)²)⌋
+    // (the vector's holder compares exactly: §4.1 with j = 0).
+    assert_eq!(*dropped_bits, 0);
     let dd = *d as f64;
     let bound = ((*scale as f64 + dd.sqrt() / 2.0).powi(2)).min(dd * 127.0 * 127.0) as u64;
-    assert!(2 * bound < 1 << (k - 1) && 2 * bound + 1 > 1 << (k - 2));
-    assert_eq!(k, 16);
-    // §4.1: the vector's holder compares exactly.
-    assert_eq!(*dropped_bits, 0);
     // §9.3: 1 ≤ τ ≤ B.
     assert!((1..=bound as i64).contains(threshold));
+    let need = bound + 1 + *threshold as u64;
+    assert!(need <= 1 << (k - 1) && need > 1 << (k - 2));
+    assert_eq!(k, 15);
     assert_eq!(n_scores, 3, "fewer than 16 identities are not padded");
     assert!((1..=1024).contains(batch) && *round_blocks >= 1);
 
@@ -259,8 +280,9 @@ fn session_transcript_follows_the_spec() {
     assert!(matches!(v[1], Msg::BaseOtOffer(32)), "{:?}", v[1]);
     assert!(matches!(h[1], Msg::BaseOtReply(4096)), "{:?}", h[1]);
     let m = d / group_size;
-    // toy: N = 512, q = 64 (protocols/parameters/toy.json).
+    // toy: N = 512, q = 64, η = 4, λ_r = 16 (protocols/parameters/toy.json).
     let (n, q) = (512u64, 64u64);
+    assert_eq!(*b, switched_modulus_log(n, q, 4, 16, m, k), "§6.5");
     for i in 0..=m {
         let Msg::QueryPart { index, len } = &v[2 + i as usize] else {
             panic!("query part {i}: {:?}", v[2 + i as usize])

@@ -6,9 +6,10 @@
 //! signed k-bit integer, is ≥ 0.
 //!
 //! Why that is the threshold rule: the score is z_t = s_t − r_t (mod 2^k), so
-//! s_t − w_t ≡ z_t − τ. When every score satisfies |z| ≤ B and 1 ≤ τ ≤ B with 2B + 1 ≤ 2^(k−1)
-//! (the session's k is chosen so, spec §4 and §8.1), z − τ lies in [−2B − 1, B] ⊂
-//! [−2^(k−1), 2^(k−1)) and is represented exactly, so its sign bit is [z < τ].
+//! s_t − w_t ≡ z_t − τ. When every score satisfies |z| ≤ B + 1 and 1 ≤ τ ≤ B with
+//! B + 1 + τ ≤ 2^(k−1) (the session's k is chosen so, spec §4 and §8.1; 2B + 1 ≤ 2^(k−1) serves
+//! every τ), z − τ lies in [−B − 1 − τ, B] ⊂ [−2^(k−1), 2^(k−1)) and is represented exactly,
+//! so its sign bit is [z < τ].
 //!
 //! Gate by gate, per score (lanes are scores): the sign bit of s + ¬w + 1, a borrow chain.
 //! With carry c_0 = 1, c_1 = s_0 ∨ ¬w_0 = ¬(¬s_0 ∧ w_0) (a garbler half-gate) and
@@ -17,8 +18,8 @@
 //! m = ¬sign. Then acc = acc ∨ m (one AND, as ¬(¬acc ∧ ¬m)) lane by lane across batches, and
 //! at the end a tree of ORs over the lanes.
 //!
-//! Per score: k−2 ANDs and one half-gate, plus the OR: 32·(k−1) + 16 table bytes (688 at
-//! k = 22, the session width at d = 512), whatever τ.
+//! Per score: k−2 ANDs and one half-gate, plus the OR: 32·(k−1) + 16 table bytes (656 at
+//! k = 21, the session width at d = 512 for τ at cosine 0.4), whatever τ.
 
 use crate::fancy::Fancy;
 

@@ -12,7 +12,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::holder::{Masking, ResponseOptions};
+use crate::masking::{Masking, ResponseOptions};
 use crate::*;
 use privface_gc::reconstruct_score;
 

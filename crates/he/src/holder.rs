@@ -9,9 +9,9 @@ use tfhe::core_crypto::commons::math::random::{RandomGenerator, Seed};
 use tfhe::core_crypto::prelude::{DefaultRandomGenerator, TUniform};
 
 use crate::HolderBlock;
-use crate::bits::modulus_mask;
 use crate::error::{HeError, Result};
 use crate::layout::Layout;
+use crate::masking::{Masker, ResponseOptions};
 use crate::ntt::{Accumulate, RnsNtt, scatter_tiles};
 use crate::params::ParameterSet;
 use crate::quantise::check_quantised;
@@ -149,34 +149,6 @@ fn transform_block(layout: &Layout, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
         scatter_tiles(&residues, n, c, m, &mut out);
     }
     out
-}
-
-/// How a response is masked and switched. Only [`ResponseOptions::PROTOCOL`] is reachable
-/// outside the crate; the others exist so tests can show what the construction prevents.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ResponseOptions {
-    pub masking: Masking,
-    /// Switch target in bits instead of the session's (for measuring the share error).
-    pub switch_to: Option<u32>,
-}
-
-impl ResponseOptions {
-    /// The construction of spec §6.3.
-    pub const PROTOCOL: ResponseOptions = ResponseOptions {
-        masking: Masking::Uniform,
-        switch_to: None,
-    };
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Masking {
-    /// Spec §6.3: a mask uniform over the switched modulus, added after switching.
-    Uniform,
-    /// The construction privface used before (spec revision 4), kept only for tests that
-    /// show a deviating verifier reads it: Δ·r plus TUniform(`flooding_log2`) noise added
-    /// before switching.
-    #[cfg(test)]
-    Flooding { flooding_log2: u32 },
 }
 
 /// A verifier's query, transformed once and ready to answer any number of blocks.
@@ -390,55 +362,27 @@ impl HolderQuery {
         self.ntt.inverse_limbs(body_acc, log_q, &mut body);
 
         let eta = TUniform::<u128>::new(p.noise_bound_log2);
-        let k = self.shape.share_bits;
         let b = options.switch_to.unwrap_or(self.shape.switched_modulus_log);
-        assert!(b <= 64 && b <= log_q, "switch target 2^{b}");
-        let switch = |x: u128| -> u64 {
-            if b == log_q {
-                return x as u64;
-            }
-            let shift = log_q - b;
-            (p.reduce(x.wrapping_add(1u128 << (shift - 1))) >> shift) as u64
-        };
+        let masker = Masker::new(p, b, self.shape.share_bits);
         let count = gallery.block_len(index);
-        // Fixed sampling order (e1 for each mask coefficient, then one R per score) so
+        // Fixed sampling order (e1 for each mask coefficient, then the mask of each score) so
         // responses are reproducible from the block seed.
         let mask_out = mask
             .iter()
             .map(|&a| {
                 let e1: u128 = generator.random_from_distribution(eta);
-                switch(p.reduce(a.wrapping_add(e1)))
+                masker.switch(a.wrapping_add(e1))
             })
             .collect();
-        let switched = modulus_mask(b) as u64;
-        let share_shift = b - k;
-        let mut masks = Vec::with_capacity(count);
-        let mut body_out = Vec::with_capacity(count);
-        for t in 0..count {
-            let phase = body[layout.score_coefficient(t)];
-            let (value, share) = match options.masking {
-                Masking::Uniform => {
-                    // R uniform mod 2^b makes the value uniform whatever the phase holds; the
-                    // holder's share is R rounded to its top k bits.
-                    let r = generator.random_uniform::<u64>() & switched;
-                    let share = (r.wrapping_add(1 << (share_shift - 1)) >> share_shift)
-                        & modulus_mask(k) as u64;
-                    ((switch(phase).wrapping_add(r)) & switched, share as u32)
-                }
-                #[cfg(test)]
-                Masking::Flooding { flooding_log2 } => {
-                    let r = (generator.random_uniform::<u64>() & modulus_mask(k) as u64) as u32;
-                    let f: u128 =
-                        generator.random_from_distribution(TUniform::<u128>::new(flooding_log2));
-                    let v = phase
-                        .wrapping_add((r as u128) << (log_q - k))
-                        .wrapping_add(f);
-                    (switch(p.reduce(v)), r)
-                }
-            };
-            masks.push(share);
-            body_out.push(value);
-        }
+        let (body_out, masks) = (0..count)
+            .map(|t| {
+                masker.mask(
+                    options.masking,
+                    body[layout.score_coefficient(t)],
+                    generator,
+                )
+            })
+            .unzip();
         HolderBlock {
             index,
             response: ResponseBlock {

@@ -34,6 +34,7 @@ mod bits;
 pub mod error;
 pub mod holder;
 pub mod layout;
+mod masking;
 pub mod ntt;
 pub mod params;
 pub mod plain;
@@ -110,7 +111,7 @@ impl SessionShape {
     }
 
     /// The same shape with shares that drop `dropped_bits` low score bits (spec §4.1); the
-    /// share width must already be the coarse one ([`Quantiser::coarse_share_bits`]).
+    /// share width must already be the coarse one ([`Quantiser::session_share_bits`]).
     ///
     /// # Errors
     /// [`HeError::InvalidParameters`] above [`MAX_DROPPED_BITS`].

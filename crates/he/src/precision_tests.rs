@@ -65,7 +65,7 @@ fn coarse_decisions_match_the_exact_rule_outside_the_band() {
     // 2^-12 in cosine is j = 4 at d = 128; j = 0 is the exact comparison.
     assert_eq!(q.dropped_bits_for_tolerance(2f64.powi(-12)), 4);
     for j in [0u32, 4, 8] {
-        let k = q.coarse_share_bits(j);
+        let k = q.session_share_bits(tau, j);
         let shape = SessionShape::new(&params, layout, k)
             .unwrap()
             .with_dropped_bits(j)

@@ -66,24 +66,29 @@ impl Quantiser {
         rounded.min(clamped).floor() as u64
     }
 
-    /// Width k of an additive share of a score, in bits: the smallest k with
-    /// `2B + 1 ≤ 2^(k−1)` ([`Quantiser::norm_bound`]). Every score s of two quantised
-    /// embeddings has |s| ≤ B, a reconstructed one is off by at most 1 (spec §6.6), and every
-    /// threshold has 1 ≤ τ ≤ B, so s − τ lies in [−2B − 1, B] and is a signed k-bit integer:
-    /// the comparison of spec §8.1 reads the decision from its sign bit. 22 at d = 512 (the
-    /// worst case of arbitrary i8 vectors, [`share_bits_for_dimension`], would need 25).
-    pub fn share_bits(&self) -> u32 {
-        share_bits_for_bound(self.norm_bound())
+    /// Width k of an additive share of a score, in bits, for a session with threshold τ whose
+    /// comparison drops j = `dropped_bits` low score bits (spec §4, §4.1): the smallest k with
+    /// `⌈B/2^j⌉ + 1 + ⌈τ/2^j⌉ ≤ 2^(k−1)` (τ clamped to [1, B]).
+    ///
+    /// Every score s of two quantised embeddings has |s| ≤ B ([`Quantiser::norm_bound`]); the
+    /// reconstructed (coarse) score is off by at most one step (spec §6.6, §4.1), so the
+    /// difference the comparison reads, score − τ, lies in [−⌈B/2^j⌉ − 1 − τ_j, ⌈B/2^j⌉ + 1 − τ_j]
+    /// and is a signed k-bit integer. 21 at d = 512 for τ at cosine 0.4, 22 for any τ.
+    pub fn session_share_bits(&self, threshold: i64, dropped_bits: u32) -> u32 {
+        let bound = self.norm_bound();
+        let tau = threshold.clamp(1, bound as i64) as u64;
+        let step = 1u64 << dropped_bits;
+        let need = bound.div_ceil(step) + 1 + tau.div_ceil(step);
+        // Smallest e with 2^e ≥ need, then k = e + 1.
+        (u64::BITS - (need - 1).leading_zeros()) + 1
     }
 
-    /// The share width when the comparison drops `dropped_bits` = j low score bits (spec
-    /// §4.1): [`Quantiser::share_bits`] for j = 0, otherwise the same rule for the coarse bound
-    /// ⌈B/2^j⌉ + 1 (the reconstructed coarse score is ⌊s/2^j⌋ plus a carry in {−1, 0, 1, 2}).
-    pub fn coarse_share_bits(&self, dropped_bits: u32) -> u32 {
-        if dropped_bits == 0 {
-            return self.share_bits();
-        }
-        share_bits_for_bound(self.norm_bound().div_ceil(1 << dropped_bits) + 1)
+    /// The share width that serves every threshold of an exact comparison:
+    /// [`Quantiser::session_share_bits`] at τ = B, the smallest k with 2B + 1 ≤ 2^(k−1) (22 at
+    /// d = 512; the worst case of arbitrary i8 vectors, [`share_bits_for_dimension`], would need
+    /// 25).
+    pub fn share_bits(&self) -> u32 {
+        self.session_share_bits(self.norm_bound() as i64, 0)
     }
 
     /// The most low bits a comparison may drop for a cosine tolerance `tolerance`: the largest
@@ -215,6 +220,35 @@ mod tests {
             // The smallest width whose signed range holds [−2B − 1, B].
             assert!(span <= 1 << (k - 1) && span > 1 << (k - 2), "d = {d}");
         }
+    }
+
+    #[test]
+    fn session_widths_hold_every_difference_and_no_more() {
+        for d in [8usize, 128, 512] {
+            let q = Quantiser::for_dimension(d).unwrap();
+            let bound = q.norm_bound() as i64;
+            for c in [0.01f32, 0.4, 0.8, 1.0] {
+                let tau = q.threshold(c).clamp(1, bound);
+                for j in [0u32, 1, 4, 6, 16] {
+                    let k = q.session_share_bits(tau, j);
+                    let step = 1i64 << j;
+                    // The most negative difference of the coarse rule, and the largest.
+                    let low = -(bound + step - 1) / step - 1 - (tau + step - 1) / step;
+                    let high = bound / step + 2 - (tau + step - 1) / step;
+                    let half = 1i64 << (k - 1);
+                    assert!(low >= -half && high < half, "d = {d} c = {c} j = {j}");
+                    assert!(
+                        low < -(half / 2),
+                        "d = {d} c = {c} j = {j}: k = {k} is not minimal"
+                    );
+                }
+            }
+            assert_eq!(q.share_bits(), q.session_share_bits(bound, 0));
+        }
+        let q = Quantiser::for_dimension(512).unwrap();
+        assert_eq!(q.session_share_bits(q.threshold(0.4), 0), 21);
+        assert_eq!(q.session_share_bits(q.threshold(0.4), 6), 15);
+        assert_eq!(q.share_bits(), 22);
     }
 
     #[test]

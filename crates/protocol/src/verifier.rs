@@ -15,37 +15,8 @@ use crate::error::{PeerMisbehaved, ProtocolError, Result};
 use crate::messages::{Accept, Hello, Message, Mode, OutputTo, consumed};
 use crate::phase::{Phase, PhaseTimings};
 use crate::unexpected;
+pub use terms::VerifierConfig;
 use terms::check_accept;
-
-/// The verifier's policy.
-#[derive(Clone, Debug)]
-pub struct VerifierConfig {
-    /// Parameter sets accepted, in preference order.
-    pub param_sets: Vec<String>,
-    /// Whether an insecure parameter set may be used.
-    pub allow_insecure: bool,
-    /// Largest number of scores the verifier is willing to process.
-    pub max_scores: u32,
-    /// Comparison batches requested ahead of the tables received (≥ 1). Two or more keep the
-    /// holder garbling while the verifier evaluates; the driver must then read and write at
-    /// the same time (the drivers in this workspace do).
-    pub window: usize,
-    /// Most low score bits the verifier lets the holder's comparison drop (spec §4.1); 0
-    /// accepts only exact comparisons. Default: any the spec allows.
-    pub max_dropped_bits: u32,
-}
-
-impl Default for VerifierConfig {
-    fn default() -> Self {
-        Self {
-            param_sets: vec!["default".into()],
-            allow_insecure: false,
-            max_scores: 1 << 25,
-            window: 2,
-            max_dropped_bits: privface_he::MAX_DROPPED_BITS,
-        }
-    }
-}
 
 /// What a verifier session ends with.
 #[derive(Debug)]

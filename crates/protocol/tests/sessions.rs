@@ -116,8 +116,10 @@ fn a_coarse_comparison_is_announced_and_decides_like_the_exact_one_far_from_tau(
         let (e, _) = session(&exact, probe, Mode::Identify, OutputTo::Verifier);
         let e = e.unwrap();
         assert_eq!(e.accept.dropped_bits, 0);
-        assert_eq!(e.accept.share_bits, 20);
-        assert_eq!(v.accept.share_bits, 16);
+        // d = 128, τ at cosine 0.8: B + 1 + τ = 236,347 ≤ 2^18, so k = 19; dropping 4 bits,
+        // ⌈B/16⌉ + 1 + ⌈τ/16⌉ = 14,773 ≤ 2^14, so k = 15 (spec §4, §4.1).
+        assert_eq!(e.accept.share_bits, 19);
+        assert_eq!(v.accept.share_bits, 15);
     }
     // A verifier that wants exact decisions refuses the coarse holder's terms.
     let (a, b) = UnixStream::pair().unwrap();

@@ -79,7 +79,9 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             );
         }
         let internal = |e: ProtocolError| (AbortCode::Internal, e);
-        let k = gallery.quantiser().coarse_share_bits(self.dropped_bits);
+        let k = gallery
+            .quantiser()
+            .session_share_bits(self.threshold, self.dropped_bits);
         let (count, layout, answering) = match &hello.mode {
             Mode::Identify => {
                 if gallery.is_empty() {

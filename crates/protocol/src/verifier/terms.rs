@@ -1,13 +1,42 @@
-//! The checks a verifier makes on the holder's terms (spec §9.3, Accept) before it encrypts
-//! anything: every field the holder chose must be one the verifier's policy allows and every
-//! derived field (share width, switched modulus) must be the one the parameters imply.
+//! The verifier's policy and the checks it makes on the holder's terms (spec §9.3, Accept)
+//! before it encrypts anything: every field the holder chose must be one the policy allows and
+//! every derived field (share width, switched modulus) must be the one the parameters imply.
 
 use privface_he::{Layout, MAX_DROPPED_BITS, ParameterSet, Quantiser, SessionShape};
 
-use super::VerifierConfig;
 use crate::error::{ProtocolError, Result};
 use crate::messages::Accept;
 use crate::{MAX_BATCH, MAX_ROUND_BLOCKS};
+
+/// The verifier's policy.
+#[derive(Clone, Debug)]
+pub struct VerifierConfig {
+    /// Parameter sets accepted, in preference order.
+    pub param_sets: Vec<String>,
+    /// Whether an insecure parameter set may be used.
+    pub allow_insecure: bool,
+    /// Largest number of scores the verifier is willing to process.
+    pub max_scores: u32,
+    /// Comparison batches requested ahead of the tables received (≥ 1). Two or more keep the
+    /// holder garbling while the verifier evaluates; the driver must then read and write at
+    /// the same time (the drivers in this workspace do).
+    pub window: usize,
+    /// Most low score bits the verifier lets the holder's comparison drop (spec §4.1); 0
+    /// accepts only exact comparisons. Default: any the spec allows.
+    pub max_dropped_bits: u32,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        Self {
+            param_sets: vec!["default".into()],
+            allow_insecure: false,
+            max_scores: 1 << 25,
+            window: 2,
+            max_dropped_bits: privface_he::MAX_DROPPED_BITS,
+        }
+    }
+}
 
 /// The parameter set and session shape of acceptable terms, or why they are refused.
 pub(super) fn check_accept(
@@ -43,7 +72,7 @@ pub(super) fn check_accept(
     if accept.dropped_bits > MAX_DROPPED_BITS.min(config.max_dropped_bits) {
         return refuse(format!("{} dropped bits", accept.dropped_bits));
     }
-    if accept.share_bits != quantiser.coarse_share_bits(accept.dropped_bits) {
+    if accept.share_bits != quantiser.session_share_bits(accept.threshold, accept.dropped_bits) {
         return refuse(format!("share width {}", accept.share_bits));
     }
     if accept.threshold > quantiser.norm_bound() as i64 {

@@ -1,0 +1,157 @@
+//! `privface-demo bench`: one large identification, the verifier in its own process so each
+//! party's memory is measured apart; ends with one JSON line.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use privface_cli::{SyntheticFaces, peak_rss_mb, phases_json, read_embedding};
+use privface_he::{GalleryMode, ParameterSet, Quantiser, plain};
+use privface_protocol::{HolderGallery, Mode};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use super::{Pki, THRESHOLD, ask, start_holder};
+
+pub(super) fn bench(n: usize, d: usize, precision: f64) -> Result<()> {
+    let params = ParameterSet::default_128();
+    let pki = Pki::mint()?;
+    let faces = SyntheticFaces {
+        dimension: d,
+        noise: 0.8,
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let quantiser = Quantiser::for_dimension(d)?;
+    eprintln!("generating {n} identities (d = {d}) ...");
+    let mut ids = Vec::with_capacity(n);
+    let mut rows: Vec<i8> = Vec::with_capacity(n * d);
+    let mut probe_identity = Vec::new();
+    for i in 0..n {
+        let id = faces.identity(&mut rng);
+        ids.push(format!("p{i}"));
+        rows.extend(quantiser.quantise(&faces.capture(&id, &mut rng))?);
+        if i == n / 2 {
+            probe_identity = id;
+        }
+    }
+    let probe = faces.capture(&probe_identity, &mut rng);
+
+    // Plaintext decision in the same run, before the rows move into the packed gallery.
+    let t = Instant::now();
+    let x = quantiser.quantise(&probe)?;
+    let tau = quantiser.threshold(THRESHOLD);
+    let scores = plain::scores(&x, &rows);
+    let plain_bit = scores.iter().any(|&s| s as i64 >= tau);
+    let plain_s = t.elapsed().as_secs_f64();
+    // A coarse comparison may decide a score within its band either way (spec §4.1).
+    let dropped_bits = quantiser.dropped_bits_for_tolerance(precision);
+    let band = 1i64 << (dropped_bits + 1);
+    let in_band = scores
+        .iter()
+        .any(|&s| dropped_bits > 0 && (s as i64 - tau).abs() < band);
+
+    eprintln!("packing ...");
+    let t = Instant::now();
+    let gallery = Arc::new(HolderGallery::from_rows(
+        &params,
+        d,
+        ids,
+        rows,
+        GalleryMode::Pretransformed,
+    )?);
+    let pack_s = t.elapsed().as_secs_f64();
+    let probe_file = pki.dir.path().join("probe.json");
+    std::fs::write(&probe_file, serde_json::to_string(&probe)?)?;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    let (child, one_to_one) = rt.block_on(async {
+        let addr = start_holder(pki.dir.path(), gallery, params, dropped_bits).await?;
+        let t = Instant::now();
+        let out = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["verifier-child", "--connect", &addr.to_string(), "--dir"])
+            .arg(pki.dir.path())
+            .arg("--probe")
+            .arg(&probe_file)
+            .output()
+            .await?;
+        let total_s = t.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            out.status.success(),
+            "verifier failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut child: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        child["total_s"] = total_s.into();
+        let t = Instant::now();
+        ask(
+            pki.dir.path(),
+            addr,
+            probe.clone(),
+            Mode::Verify {
+                identity: format!("p{}", n / 2),
+            },
+        )
+        .await?;
+        anyhow::Ok((child, t.elapsed().as_secs_f64()))
+    })?;
+    let phases = child["phases"].as_array().cloned().unwrap_or_default();
+    println!("identification, n = {n}, d = {d} (gallery packed in {pack_s:.1} s)");
+    println!(
+        "  {:<11} {:>10} {:>14} {:>14}",
+        "phase", "ms", "bytes sent", "bytes recv"
+    );
+    let mut online_ms = 0.0;
+    let mut bytes = 0.0;
+    for p in &phases {
+        let ms = p["ms"].as_f64().unwrap_or(0.0);
+        if p["phase"] != "negotiate" {
+            online_ms += ms;
+        }
+        bytes += p["sent"].as_f64().unwrap_or(0.0) + p["received"].as_f64().unwrap_or(0.0);
+        println!(
+            "  {:<11} {:>10.1} {:>14} {:>14}",
+            p["phase"].as_str().unwrap_or("?"),
+            ms,
+            p["sent"],
+            p["received"]
+        );
+    }
+    let bit = child["match"].as_bool();
+    println!(
+        "{}",
+        serde_json::json!({
+            "n": n,
+            "d": d,
+            "online_s": online_ms / 1e3,
+            "total_s": child["total_s"],
+            "bytes_per_gallery_vector": bytes / n as f64,
+            "verify_1to1_ms": one_to_one * 1e3,
+            "holder_peak_rss_mb": peak_rss_mb(),
+            "verifier_peak_rss_mb": child["peak_rss_mb"],
+            "plain_decision_s": plain_s,
+            "ratio_online_to_plain": online_ms / 1e3 / plain_s,
+            "bit": bit,
+            "plain_bit": plain_bit,
+            "dropped_bits": dropped_bits,
+            "score_in_band": in_band,
+        })
+    );
+    anyhow::ensure!(
+        bit == Some(plain_bit) || in_band,
+        "garbled bit differs from the plaintext decision"
+    );
+    Ok(())
+}
+
+pub(super) fn verifier_child(connect: &str, dir: &Path, probe: &Path) -> Result<()> {
+    let probe = read_embedding(probe)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let addr: std::net::SocketAddr = connect.parse()?;
+    let o = rt.block_on(ask(dir, addr, probe, Mode::Identify))?;
+    println!(
+        "{}",
+        serde_json::json!({"match": o.bit, "phases": phases_json(&o.timings), "peak_rss_mb": peak_rss_mb()})
+    );
+    Ok(())
+}
