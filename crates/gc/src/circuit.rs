@@ -9,7 +9,7 @@
 //! s_t − w_t ≡ z_t − τ. When every score satisfies |z| ≤ B + 1 and 1 ≤ τ ≤ B with
 //! B + 1 + τ ≤ 2^(k−1) (the session's k is chosen so, spec §4 and §8.1; 2B + 1 ≤ 2^(k−1) serves
 //! every τ), z − τ lies in [−B − 1 − τ, B] ⊂ [−2^(k−1), 2^(k−1)) and is represented exactly,
-//! so its sign bit is [z < τ].
+//! so its sign bit is `[z < τ]`.
 //!
 //! Gate by gate, per score (lanes are scores): the sign bit of s + ¬w + 1, a borrow chain.
 //! With carry c_0 = 1, c_1 = s_0 ∨ ¬w_0 = ¬(¬s_0 ∧ w_0) (a garbler half-gate) and
@@ -220,7 +220,7 @@ mod tests {
     }
 
     /// Inside the range condition (|score| ≤ B, 1 ≤ τ ≤ B, 2B + 1 ≤ 2^(k−1)) the circuit is the
-    /// integer rule [score ≥ τ]; one step outside it, it is not.
+    /// integer rule `[score ≥ τ]`; one step outside it, it is not.
     #[test]
     fn in_range_the_circuit_is_the_integer_rule() {
         let mut rng = Lcg(99);
