@@ -9,6 +9,7 @@
 //! The binaries, the demo and the tests all call these two functions.
 
 mod client;
+mod client_id;
 pub mod pki;
 mod server;
 
@@ -27,7 +28,8 @@ use tokio_io_timeout::TimeoutStream;
 use tokio_util::io::SyncIoBridge;
 
 pub use client::{VerifyRequest, verify};
-pub use server::{ServeOptions, client_identity, serve};
+pub use client_id::client_identity;
+pub use server::{ServeOptions, serve};
 
 /// Transport errors.
 #[derive(Debug, Error)]

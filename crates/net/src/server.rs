@@ -15,13 +15,12 @@ use privface_protocol::{ALPN, HolderConfig, HolderReport, run_holder};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rustls::ServerConfig;
-use rustls::pki_types::CertificateDer;
-use sha2::{Digest, Sha256};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::client_id::client_identity;
 use crate::{NetError, Result, Timeouts, bridged, handshake_timed_out, timed};
 
 /// How [`serve`] bounds its resources.
@@ -54,15 +53,6 @@ impl Default for ServeOptions {
 /// First and largest pause after a failed `accept`.
 const BACKOFF_START: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
-
-/// A client's identity for budgets and logs: the SHA-256 of its end-entity certificate, all
-/// 32 bytes in lowercase hex.
-pub fn client_identity(cert: &CertificateDer<'_>) -> String {
-    Sha256::digest(cert.as_ref())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// Serves holder sessions on `listener` until `shutdown` completes, then lets running sessions
 /// finish within `options.shutdown_grace`. Each connection is handled on its own task; a
@@ -188,8 +178,11 @@ async fn holder_session(
     let client = conn
         .peer_certificates()
         .and_then(|c| c.first())
-        .map(client_identity)
-        .ok_or_else(|| NetError::Tls("no client certificate".into()))?;
+        .ok_or_else(|| NetError::Tls("no client certificate".into()))
+        .and_then(|cert| {
+            client_identity(cert)
+                .ok_or_else(|| NetError::Tls("client certificate does not parse".into()))
+        })?;
     let (mut reader, mut writer) = bridged(timed(tls, timeouts.io));
     tokio::task::spawn_blocking(move || {
         let report = run_holder(
