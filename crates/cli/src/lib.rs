@@ -1,5 +1,9 @@
-//! Shared pieces of the privface binaries: loading a gallery for serving, reading embeddings,
-//! synthetic faces for the demo, and process statistics.
+//! Shared pieces of the privface binaries: loading a gallery for serving, the durable query
+//! ledger, reading embeddings, synthetic faces for the demo, and process statistics.
+
+mod ledger;
+
+pub use ledger::{BudgetLimit, DEFAULT_BUDGET, SqliteLedger, output_name};
 
 use std::io::IsTerminal;
 use std::path::Path;

@@ -242,3 +242,162 @@ fn the_demo_runs_and_every_bit_equals_the_plaintext_decision() {
         "{out}"
     );
 }
+
+/// Starts `privface-holder serve` with `args` and returns it with its address.
+fn serve(args: &[String]) -> (Server, String) {
+    let mut child = Command::new(HOLDER)
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let server = Server(child);
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("serving"), "{line}");
+    (server, line.trim().rsplit(' ').next().unwrap().to_owned())
+}
+
+/// The budget lives in the gallery file: it outlasts a restart of the holder, refusals and
+/// answers reach the audit log, and only an operator's reset gives queries back.
+#[test]
+fn the_query_budget_survives_a_restart_and_every_query_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = p(d, "g.sqlite");
+    let dim = 16;
+    assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
+    assert_eq!(run(HOLDER, &["init", "--db", &db, "--dim", "16"]).0, 0);
+    let lines: String = (0..5)
+        .map(|i| format!("{{\"id\":\"p{i}\",\"embedding\":{:?}}}\n", vector(i, dim)))
+        .collect();
+    std::fs::write(d.join("g.jsonl"), lines).unwrap();
+    assert_eq!(
+        run(
+            HOLDER,
+            &["import", "--db", &db, "--jsonl", &p(d, "g.jsonl")]
+        )
+        .0,
+        0
+    );
+    let args: Vec<String> = [
+        "serve",
+        "--db",
+        &db,
+        "--listen",
+        "127.0.0.1:0",
+        "--ca",
+        &p(d, "pki/holder/ca.pem"),
+        "--cert",
+        &p(d, "pki/holder/holder.pem"),
+        "--key",
+        &p(d, "pki/holder/holder.key"),
+        "--params",
+        "toy",
+        "--insecure-toy-params",
+        "--threshold",
+        "0.9",
+        "--budget",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    std::fs::write(d.join("probe.json"), format!("{:?}", vector(3, dim))).unwrap();
+    let ask = |addr: &str, extra: &[&str]| {
+        let mut a = vec![
+            "verify",
+            "--probe",
+            &p(d, "probe.json"),
+            "--connect",
+            addr,
+            "--ca",
+            &p(d, "pki/verifier/ca.pem"),
+            "--cert",
+            &p(d, "pki/verifier/verifier.pem"),
+            "--key",
+            &p(d, "pki/verifier/verifier.key"),
+            "--params",
+            "toy",
+            "--insecure-toy-params",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(VERIFIER, &refs)
+    };
+
+    let (server, addr) = serve(&args);
+    assert_eq!(ask(&addr, &["--output", "both"]).0, 0);
+    assert_eq!(ask(&addr, &["--identity", "p4"]).0, 1);
+    let (code, _, err) = ask(&addr, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Budget"), "{err}");
+    drop(server);
+
+    // A restarted holder remembers.
+    let (server, addr) = serve(&args);
+    let (code, _, err) = ask(&addr, &[]);
+    assert!(code == 2 && err.contains("Budget"), "{code} {err}");
+
+    let (_, client, _) = run(
+        HOLDER,
+        &["client-id", "--cert", &p(d, "pki/verifier/verifier.pem")],
+    );
+    let client = client.trim().to_owned();
+    assert_eq!(client.len(), 64);
+    let (code, list, _) = run(HOLDER, &["budget", "list", "--db", &db]);
+    assert_eq!(code, 0);
+    assert!(list.contains(&format!("{client}\t2\t")), "{list}");
+    let (_, audit, _) = run(HOLDER, &["audit", "--db", &db]);
+    let rows: Vec<Vec<&str>> = audit
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{audit}");
+    // id time client mode identity scores output charged outcome
+    assert_eq!(
+        rows[0][2..],
+        [&client, "identify", "-", "5", "both", "yes", "match"]
+    );
+    assert_eq!(rows[1][3..], ["verify", "p4", "1", "verifier", "yes", "-"]);
+    assert_eq!(rows[2][7], "refused");
+    assert_eq!(rows[3][7], "refused");
+
+    // Only a reset gives queries back, and it is logged.
+    assert_ne!(
+        run(
+            HOLDER,
+            &["budget", "reset", "--db", &db, "--client", "nobody"]
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        run(
+            HOLDER,
+            &["budget", "reset", "--db", &db, "--client", &client]
+        )
+        .0,
+        0
+    );
+    assert_eq!(ask(&addr, &[]).0, 0);
+    let (_, audit, _) = run(HOLDER, &["audit", "--db", &db, "--last", "2"]);
+    assert!(
+        audit.lines().nth(1).unwrap().contains("\treset\t"),
+        "{audit}"
+    );
+    drop(server);
+
+    // No budget is the operator's explicit choice, never a default; bad values are refused.
+    let mut unlimited = args.clone();
+    *unlimited.last_mut().unwrap() = "many".into();
+    let (code, _, err) = run(
+        HOLDER,
+        &unlimited.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(code != 0 && err.contains("unlimited"), "{err}");
+}

@@ -1,7 +1,8 @@
 //! # privface-gallery — the holder's enrolled identities
 //!
 //! One SQLite file per gallery: a `meta` table with the embedding dimension and a schema
-//! version, and an `identities` table (id, label, quantised embedding, created time). Every
+//! version, an `identities` table (id, label, quantised embedding, created time), and the
+//! holder's query [`Ledger`] (`budget` and `audit` tables). Every
 //! write is one transaction: an enrolment, a removal, or a whole bulk import, so a crash or a bad
 //! row mid-import leaves the store as it was. Embeddings are validated (dimension, finite,
 //! non-zero) and quantised with the dimension's [`Quantiser`] before they are stored; the float
@@ -14,7 +15,10 @@ use privface_he::{HeError, Quantiser};
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
+mod ledger;
 mod readers;
+
+pub use ledger::{AuditEntry, ClientUsage, Ledger, QueryEntry};
 
 pub use readers::{read_csv, read_jsonl, read_npy};
 
@@ -89,6 +93,9 @@ pub enum GalleryError {
         /// The gallery's dimension.
         dimension: usize,
     },
+    /// No charged query has this audit id.
+    #[error("no charged query {0} in the audit log")]
+    UnknownQuery(i64),
     /// The file is not a privface gallery, or of another schema version.
     #[error("not a privface gallery (or another schema version): {0}")]
     NotAGallery(String),
@@ -192,7 +199,7 @@ fn quantiser_for(dimension: usize) -> Result<Quantiser> {
     Quantiser::for_dimension(dimension).map_err(GalleryError::Dimension)
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -11,7 +11,7 @@ use privface_he::{ParameterSet, SeededCiphertext};
 use privface_ot::{Block, BufferChannel, Delta, IknpSender};
 use rand::{CryptoRng, Rng};
 
-use crate::budget::QueryBudget;
+use crate::budget::{Charge, QueryLedger};
 use crate::driver::Session;
 use crate::error::{PeerMisbehaved, ProtocolError, Result};
 use crate::gallery::HolderGallery;
@@ -32,8 +32,8 @@ pub struct HolderConfig {
     pub threshold: i64,
     /// The gallery.
     pub gallery: Arc<HolderGallery>,
-    /// Query budget per client.
-    pub budget: Arc<QueryBudget>,
+    /// Where queries are charged: the per-client budget and the audit log.
+    pub budget: Arc<dyn QueryLedger>,
     /// Scores per comparison batch.
     pub batch: usize,
     /// Score blocks per round (HE of round j+1 runs while round j is garbled).
@@ -53,7 +53,7 @@ impl HolderConfig {
         params: ParameterSet,
         gallery: Arc<HolderGallery>,
         threshold: i64,
-        budget: Arc<QueryBudget>,
+        budget: Arc<dyn QueryLedger>,
     ) -> Self {
         Self {
             params,
@@ -182,7 +182,9 @@ type Step = Result<(HolderState, Vec<Message>)>;
 /// drawn in round order, so the output does not depend on scheduling).
 pub struct HolderSession<R: Rng + CryptoRng> {
     gallery: Arc<HolderGallery>,
-    budget: Arc<QueryBudget>,
+    budget: Arc<dyn QueryLedger>,
+    /// The charge of this session's query, once taken.
+    charge: Option<Charge>,
     params: ParameterSet,
     threshold: i64,
     dropped_bits: u32,
@@ -202,6 +204,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         Ok(Self {
             gallery: config.gallery.clone(),
             budget: config.budget.clone(),
+            charge: None,
             params: config.params.clone(),
             threshold: config.threshold,
             dropped_bits: config.dropped_bits,
@@ -228,6 +231,11 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
     pub fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
         let state = std::mem::replace(&mut self.state, HolderState::Failed);
         let (next, out) = self.step(state, message)?;
+        if let (HolderState::Done { bit: Some(bit), .. }, Some(charge)) = (&next, self.charge) {
+            // The audit log gets the outcome the holder received; failing to write it fails
+            // the session (the charge itself is already durable).
+            self.budget.record_outcome(charge, *bit)?;
+        }
         self.state = next;
         Ok(out)
     }

@@ -70,7 +70,7 @@ use std::io::{Read, Write};
 use rand::{CryptoRng, Rng};
 
 pub use abort::AbortCode;
-pub use budget::QueryBudget;
+pub use budget::{Charge, QueryBudget, QueryLedger, QueryRecord};
 pub use driver::{Session, drive};
 pub use error::{PeerMisbehaved, ProtocolError, Result};
 pub use frame::{MAX_FRAME, encode_frame, read_frame};

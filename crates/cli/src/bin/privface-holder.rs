@@ -5,10 +5,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use privface_cli::{init_logging, load_gallery, parameter_set, read_embedding};
-use privface_gallery::{Gallery, Record, read_csv, read_jsonl, read_npy};
-use privface_net::{ServeOptions, pki, serve, server_tls};
-use privface_protocol::{HolderConfig, OutputTo, QueryBudget};
+use privface_cli::{
+    BudgetLimit, DEFAULT_BUDGET, SqliteLedger, init_logging, load_gallery, parameter_set,
+    read_embedding,
+};
+use privface_gallery::{Gallery, Ledger, Record, read_csv, read_jsonl, read_npy};
+use privface_net::{ServeOptions, client_identity, pki, serve, server_tls};
+use privface_protocol::{HolderConfig, OutputTo};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 #[derive(Parser)]
 #[command(
@@ -73,6 +78,26 @@ enum Command {
         #[arg(long)]
         id: String,
     },
+    /// The per-client query budgets kept in the gallery file.
+    Budget {
+        #[command(subcommand)]
+        action: BudgetAction,
+    },
+    /// The audit log of queries: time, client, mode, claimed identity, scores, who learns the
+    /// bit, whether it was charged, and the bit when the holder learnt it.
+    Audit {
+        #[arg(long)]
+        db: PathBuf,
+        /// Rows to show (the most recent).
+        #[arg(long, default_value_t = 50)]
+        last: usize,
+    },
+    /// The client identity (spec §9.1) of a certificate, as `budget` and `audit` show it.
+    ClientId {
+        /// PEM certificate.
+        #[arg(long)]
+        cert: PathBuf,
+    },
     /// Mint a demo PKI (CA, holder and verifier certificates) into a directory.
     Certs {
         #[arg(long)]
@@ -102,9 +127,10 @@ enum Command {
         /// Allow the insecure `toy` parameter set (tests only).
         #[arg(long)]
         insecure_toy_params: bool,
-        /// Queries allowed per client certificate (unlimited if absent).
-        #[arg(long)]
-        budget: Option<u32>,
+        /// Queries allowed per client (issuer and key of its certificate), kept in the
+        /// gallery file across restarts; `unlimited` turns the limit off.
+        #[arg(long, default_value_t = BudgetLimit(Some(DEFAULT_BUDGET)))]
+        budget: BudgetLimit,
         /// Connections served at once (in handshake or in session); more wait in the backlog.
         #[arg(long, default_value_t = 16)]
         max_connections: usize,
@@ -127,6 +153,23 @@ enum Command {
         /// twice this from the threshold (spec §4.1). For example 0.000244 (2^-12).
         #[arg(long, default_value_t = 0.0)]
         precision: f64,
+    },
+}
+
+#[derive(Subcommand)]
+enum BudgetAction {
+    /// Each client's queries used since its last reset.
+    List {
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Give a client its whole budget back (logged in the audit log).
+    Reset {
+        #[arg(long)]
+        db: PathBuf,
+        /// The client identity, as `budget list` or `client-id` print it.
+        #[arg(long)]
+        client: String,
     },
 }
 
@@ -195,6 +238,51 @@ fn main() -> Result<()> {
                 anyhow::bail!("no identity `{id}`");
             }
         }
+        Command::Budget {
+            action: BudgetAction::List { db },
+        } => {
+            let ledger = Ledger::open(&db, None)?;
+            println!("client\tused\tlast");
+            for u in ledger.clients()? {
+                println!("{}\t{}\t{}", u.client, u.used, u.last);
+            }
+        }
+        Command::Budget {
+            action: BudgetAction::Reset { db, client },
+        } => {
+            if !Ledger::open(&db, None)?.reset(&client)? {
+                anyhow::bail!("client `{client}` has never asked a query");
+            }
+            println!("reset the budget of {client}");
+        }
+        Command::Audit { db, last } => {
+            let ledger = Ledger::open(&db, None)?;
+            println!("id\ttime\tclient\tmode\tidentity\tscores\toutput\tcharged\toutcome");
+            for a in ledger.audit(last)? {
+                let outcome = match a.outcome {
+                    Some(true) => "match",
+                    Some(false) => "no match",
+                    None => "-",
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{outcome}",
+                    a.id,
+                    a.time,
+                    a.client,
+                    a.mode,
+                    a.identity.as_deref().unwrap_or("-"),
+                    a.scores,
+                    a.output,
+                    if a.charged { "yes" } else { "refused" },
+                );
+            }
+        }
+        Command::ClientId { cert } => {
+            let der = CertificateDer::from_pem_file(&cert)
+                .with_context(|| format!("reading {}", cert.display()))?;
+            let id = client_identity(&der).context("not an X.509 certificate")?;
+            println!("{id}");
+        }
         Command::Certs { out, name } => {
             pki::mint(&[&name], "privface-verifier")?.write_to(&out)?;
             println!(
@@ -230,7 +318,7 @@ fn main() -> Result<()> {
                 params,
                 gallery.clone(),
                 gallery.quantiser().threshold(threshold),
-                Arc::new(QueryBudget::new(budget)),
+                Arc::new(SqliteLedger(Ledger::open(&db, budget.0)?)),
             );
             config.allow_insecure = insecure_toy_params;
             if !(0.0..1.0).contains(&precision) {

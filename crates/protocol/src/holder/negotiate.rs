@@ -10,6 +10,7 @@ use privface_he::{
 use rand::{CryptoRng, Rng};
 
 use super::HolderSession;
+use crate::budget::QueryRecord;
 use crate::error::ProtocolError;
 use crate::gallery::{HolderGallery, padded_count};
 use crate::messages::{AbortCode, Accept, Hello, Mode};
@@ -111,8 +112,16 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
                 (1, *single.layout(), Answering::Single(Arc::new(single)))
             }
         };
-        if let Err(e) = self.budget.consume(&self.client) {
-            return Err((AbortCode::Budget, e));
+        let record = QueryRecord {
+            client: &self.client,
+            mode: &hello.mode,
+            scores: count as u32,
+            output: hello.output,
+        };
+        match self.budget.charge(&record) {
+            Ok(charge) => self.charge = Some(charge),
+            Err(e @ ProtocolError::BudgetExhausted(_)) => return Err((AbortCode::Budget, e)),
+            Err(e) => return Err(internal(e)),
         }
         let shape = SessionShape::new(p, layout, k)
             .and_then(|s| s.with_dropped_bits(self.dropped_bits))
