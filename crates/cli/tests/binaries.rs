@@ -401,3 +401,91 @@ fn the_query_budget_survives_a_restart_and_every_query_is_audited() {
     );
     assert!(code != 0 && err.contains("unlimited"), "{err}");
 }
+
+/// `import` killed with SIGKILL at 20 moments spread over a large import: every time the
+/// database opens, holds all or none of that import, `list` works, and every budget charge
+/// committed meanwhile (by this process, on the same file) is still there.
+#[test]
+fn an_import_killed_at_any_moment_leaves_all_or_none_and_loses_no_charge() {
+    use privface_gallery::{Gallery, Ledger, QueryEntry};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = p(d, "g.sqlite");
+    let (dim, rows) = (64, 10_000);
+    assert_eq!(run(HOLDER, &["init", "--db", &db, "--dim", "64"]).0, 0);
+    let batch = |b: usize| -> String {
+        let path = p(d, &format!("batch{b}.jsonl"));
+        let lines: String = (0..rows)
+            .map(|i| {
+                let v = vector((b * rows + i) as u32, dim);
+                format!("{{\"id\":\"b{b}-{i}\",\"embedding\":{v:?}}}\n")
+            })
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        path
+    };
+    let count = |prefix: &str| -> usize {
+        Gallery::open(Path::new(&db))
+            .unwrap()
+            .list()
+            .unwrap()
+            .iter()
+            .filter(|i| i.id.starts_with(prefix))
+            .count()
+    };
+    // One import run to the end sets the time scale.
+    let start = Instant::now();
+    assert_eq!(
+        run(HOLDER, &["import", "--db", &db, "--jsonl", &batch(0)]).0,
+        0
+    );
+    let full = start.elapsed();
+    assert_eq!(count("b0-"), rows);
+
+    let ledger = Ledger::open(Path::new(&db), None).unwrap();
+    let charge = QueryEntry {
+        client: "gate",
+        mode: "identify",
+        identity: None,
+        scores: 1,
+        output: "verifier",
+    };
+    let (mut charges, mut complete, mut empty) = (0u64, 0, 0);
+    let mut x = 0x9e37_79b9u32;
+    for b in 1..=20 {
+        let file = batch(b);
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        // Anywhere from the start to 20 % past the uninterrupted import's duration.
+        let delay = full.mul_f64(f64::from(x % 1200) / 1000.0);
+        let mut child = Command::new(HOLDER)
+            .args(["import", "--db", &db, "--jsonl", &file])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // A charge while the import may hold the write lock: it waits, then commits.
+        assert!(ledger.charge(&charge).unwrap().is_some());
+        charges += 1;
+        std::thread::sleep(delay.saturating_sub(Duration::from_millis(1)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // The file opens, and this import is all there or not there at all.
+        match count(&format!("b{b}-")) {
+            0 => empty += 1,
+            n if n == rows => complete += 1,
+            n => panic!("import {b} killed after {delay:?} left {n} of {rows} rows"),
+        }
+        assert_eq!(count("b0-"), rows);
+        let (code, list, _) = run(HOLDER, &["list", "--db", &db]);
+        assert_eq!(code, 0);
+        assert_eq!(list.lines().count(), rows * (1 + complete));
+        let usage = ledger.clients().unwrap();
+        assert_eq!(usage[0].used, charges, "a charge was lost");
+    }
+    eprintln!("20 kills: {complete} imports complete, {empty} rolled back (full import {full:?})");
+    assert!(empty > 0, "no kill landed inside an import");
+}
