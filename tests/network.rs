@@ -519,3 +519,61 @@ async fn a_client_that_trickles_is_cut_off_at_the_session_deadline() {
     h.check_still_serving().await;
     assert!(trickler.await.unwrap(), "the holder cut the trickler off");
 }
+
+/// A holder given a CRL refuses the revoked verifier at the handshake and keeps serving the
+/// others; the CRL is the demo CA's, listing one of two verifier certificates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_verifier_is_refused_at_the_handshake_and_others_are_served() {
+    let pki = pki::mint(&["localhost"], "gate-1").unwrap();
+    let (other_cert, other_key) = pki::issue_verifier(&pki.ca_key, "gate-2").unwrap();
+    let crl = pki::revocation_list(&pki.ca_key, &[&pki.verifier_cert], 1).unwrap();
+    let fixture = Fixture::builder(ParameterSet::toy(), 32, 8).build();
+    let tls = privface::net::server_tls_with_crls(
+        pki.ca_cert.as_bytes(),
+        pki.holder_cert.as_bytes(),
+        pki.holder_key.as_bytes(),
+        crl.as_bytes(),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = ServeOptions {
+        timeouts: IO_TIMEOUTS,
+        ..ServeOptions::default()
+    };
+    tokio::spawn(serve(
+        listener,
+        tls,
+        fixture.config.clone(),
+        options,
+        std::future::pending(),
+    ));
+    let ask = |cert: String, key: String| {
+        let request = VerifyRequest {
+            server_name: "localhost".into(),
+            config: fixture.verifier_config(),
+            probe: fixture.genuine(3),
+            mode: Mode::Identify,
+            output: OutputTo::Verifier,
+            timeouts: Timeouts::default(),
+        };
+        let tls = client_tls(pki.ca_cert.as_bytes(), cert.as_bytes(), key.as_bytes()).unwrap();
+        async move { verify(TcpStream::connect(addr).await?, tls, request).await }
+    };
+    for _ in 0..2 {
+        let revoked = ask(pki.verifier_cert.clone(), pki.verifier_key.clone()).await;
+        assert!(revoked.is_err(), "the revoked certificate was served");
+        let other = ask(other_cert.clone(), other_key.clone()).await.unwrap();
+        assert_eq!(other.bit, Some(true));
+    }
+    // A CRL file without a CRL is a configuration error, not an open door.
+    assert!(
+        privface::net::server_tls_with_crls(
+            pki.ca_cert.as_bytes(),
+            pki.holder_cert.as_bytes(),
+            pki.holder_key.as_bytes(),
+            b"not a CRL",
+        )
+        .is_err()
+    );
+}

@@ -489,3 +489,103 @@ fn an_import_killed_at_any_moment_leaves_all_or_none_and_loses_no_charge() {
     eprintln!("20 kills: {complete} imports complete, {empty} rolled back (full import {full:?})");
     assert!(empty > 0, "no kill landed inside an import");
 }
+
+/// `certs revoke` writes the CA's CRL; a holder serving with `--crl` refuses the revoked
+/// verifier at the handshake (exit 2), the same holder without it serves it.
+#[test]
+fn a_revoked_verifier_certificate_is_refused_by_a_holder_with_the_crl() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = p(d, "g.sqlite");
+    assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
+    assert_eq!(run(HOLDER, &["init", "--db", &db, "--dim", "16"]).0, 0);
+    std::fs::write(
+        d.join("g.jsonl"),
+        format!("{{\"id\":\"p0\",\"embedding\":{:?}}}\n", vector(0, 16)),
+    )
+    .unwrap();
+    assert_eq!(
+        run(
+            HOLDER,
+            &["import", "--db", &db, "--jsonl", &p(d, "g.jsonl")]
+        )
+        .0,
+        0
+    );
+    let verifier_pem = p(d, "pki/verifier/verifier.pem");
+    let (code, out, err) = run(
+        HOLDER,
+        &[
+            "certs",
+            "revoke",
+            "--pki",
+            &p(d, "pki"),
+            "--cert",
+            &verifier_pem,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 certificate(s) revoked"), "{out}");
+    // Revoking again lists it once.
+    let (_, out, _) = run(
+        HOLDER,
+        &[
+            "certs",
+            "revoke",
+            "--pki",
+            &p(d, "pki"),
+            "--cert",
+            &verifier_pem,
+        ],
+    );
+    assert!(out.contains("1 certificate(s) revoked"), "{out}");
+    std::fs::write(d.join("probe.json"), format!("{:?}", vector(0, 16))).unwrap();
+    let mut base: Vec<String> = [
+        "serve",
+        "--db",
+        &db,
+        "--listen",
+        "127.0.0.1:0",
+        "--ca",
+        &p(d, "pki/holder/ca.pem"),
+        "--cert",
+        &p(d, "pki/holder/holder.pem"),
+        "--key",
+        &p(d, "pki/holder/holder.key"),
+        "--params",
+        "toy",
+        "--insecure-toy-params",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let ask = |addr: &str| {
+        run(
+            VERIFIER,
+            &[
+                "verify",
+                "--probe",
+                &p(d, "probe.json"),
+                "--connect",
+                addr,
+                "--ca",
+                &p(d, "pki/verifier/ca.pem"),
+                "--cert",
+                &verifier_pem,
+                "--key",
+                &p(d, "pki/verifier/verifier.key"),
+                "--params",
+                "toy",
+                "--insecure-toy-params",
+            ],
+        )
+    };
+    let (server, addr) = serve(&base);
+    assert_eq!(ask(&addr).0, 0);
+    drop(server);
+    base.extend(["--crl".to_owned(), p(d, "pki/holder/crl.pem")]);
+    let (server, addr) = serve(&base);
+    let (code, _, err) = ask(&addr);
+    assert_eq!(code, 2, "{err}");
+    drop(server);
+}

@@ -30,6 +30,23 @@ fn element(input: &[u8]) -> Option<Element<'_>> {
     Some((tag, &input[..header + len], &rest[..len], &rest[len..]))
 }
 
+/// The contents of an X.509 certificate's serialNumber.
+pub(crate) fn serial_number(cert: &[u8]) -> Option<&[u8]> {
+    let (0x30, _, certificate, _) = element(cert)? else {
+        return None;
+    };
+    let (0x30, _, mut tbs, _) = element(certificate)? else {
+        return None;
+    };
+    if tbs.first() == Some(&0xa0) {
+        tbs = element(tbs)?.3;
+    }
+    match element(tbs)? {
+        (0x02, _, serial, _) => Some(serial),
+        _ => None,
+    }
+}
+
 /// The issuer Name and the SubjectPublicKeyInfo of an X.509 certificate (RFC 5280 §4.1), as
 /// their complete DER encodings.
 pub(crate) fn issuer_and_key(cert: &[u8]) -> Option<(&[u8], &[u8])> {

@@ -111,8 +111,30 @@ fn roots(ca_pem: &[u8]) -> Result<RootCertStore> {
 /// The holder's TLS configuration: its certificate chain and key, and the CA whose client
 /// certificates it accepts (and requires).
 pub fn server_tls(ca_pem: &[u8], cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ServerConfig>> {
+    server_tls_with_crls(ca_pem, cert_pem, key_pem, &[])
+}
+
+/// [`server_tls`] with certificate revocation lists (PEM, any number in `crl_pem`): a client
+/// certificate a CRL of its issuer lists is refused at the handshake. The CRLs must come from
+/// the CA (a CRL with a bad signature fails the handshake of every client).
+pub fn server_tls_with_crls(
+    ca_pem: &[u8],
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    crl_pem: &[u8],
+) -> Result<Arc<ServerConfig>> {
+    let crls = rustls::pki_types::CertificateRevocationListDer::pem_slice_iter(crl_pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| NetError::Tls(format!("certificate revocation list: {e}")))?;
+    if !crl_pem.is_empty() && crls.is_empty() {
+        return Err(NetError::Tls(
+            "no certificate revocation list in the CRL file".into(),
+        ));
+    }
     let verifier =
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
+            .with_crls(crls)
+            .only_check_end_entity_revocation()
             .build()
             .map_err(|e| NetError::Tls(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(provider())

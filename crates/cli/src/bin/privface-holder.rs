@@ -10,7 +10,7 @@ use privface_cli::{
     read_embedding,
 };
 use privface_gallery::{Gallery, Ledger, Record, read_csv, read_jsonl, read_npy};
-use privface_net::{ServeOptions, client_identity, pki, serve, server_tls};
+use privface_net::{ServeOptions, client_identity, pki, serve, server_tls_with_crls};
 use privface_protocol::{HolderConfig, OutputTo};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -98,13 +98,16 @@ enum Command {
         #[arg(long)]
         cert: PathBuf,
     },
-    /// Mint a demo PKI (CA, holder and verifier certificates) into a directory.
+    /// Mint a demo PKI (CA, holder and verifier certificates) into a directory, or manage it.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Certs {
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required = true)]
+        out: Option<PathBuf>,
         /// DNS name of the holder's certificate.
         #[arg(long, default_value = "localhost")]
         name: String,
+        #[command(subcommand)]
+        action: Option<CertsAction>,
     },
     /// Serve verifiers over mutual TLS.
     Serve {
@@ -148,11 +151,30 @@ enum Command {
             default_value = "verifier,holder,both"
         )]
         allow_output: Vec<AllowOutput>,
+        /// Certificate revocation lists of the CA (PEM): listed client certificates are
+        /// refused at the handshake.
+        #[arg(long)]
+        crl: Option<PathBuf>,
         /// Cosine tolerance of the comparison (0: exact). A coarser comparison drops low score
         /// bits (fewer bytes and gates); decisions stay exact for cosines further than about
         /// twice this from the threshold (spec §4.1). For example 0.000244 (2^-12).
         #[arg(long, default_value_t = 0.0)]
         precision: f64,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsAction {
+    /// Revoke a certificate of the demo PKI: adds it to `ca/revoked.pem` and writes the CA's
+    /// new revocation list to `holder/crl.pem`, for `serve --crl` (restart the holder to load
+    /// it).
+    Revoke {
+        /// The directory `certs --out` wrote.
+        #[arg(long)]
+        pki: PathBuf,
+        /// The certificate to revoke (PEM).
+        #[arg(long)]
+        cert: PathBuf,
     },
 }
 
@@ -283,7 +305,38 @@ fn main() -> Result<()> {
             let id = client_identity(&der).context("not an X.509 certificate")?;
             println!("{id}");
         }
-        Command::Certs { out, name } => {
+        Command::Certs {
+            action: Some(CertsAction::Revoke { pki: dir, cert }),
+            ..
+        } => {
+            let ca_key = std::fs::read_to_string(dir.join("ca/ca.key"))
+                .with_context(|| format!("reading the CA key in {}/ca", dir.display()))?;
+            let cert = std::fs::read_to_string(&cert)
+                .with_context(|| format!("reading {}", cert.display()))?;
+            let list = dir.join("ca/revoked.pem");
+            let mut revoked = std::fs::read_to_string(&list).unwrap_or_default();
+            if !revoked.contains(cert.trim()) {
+                revoked.push_str(cert.trim());
+                revoked.push('\n');
+            }
+            let certs: Vec<String> = revoked
+                .split_inclusive("-----END CERTIFICATE-----")
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+            let refs: Vec<&str> = certs.iter().map(String::as_str).collect();
+            let crl = pki::revocation_list(&ca_key, &refs, refs.len() as u64)?;
+            std::fs::write(&list, &revoked)?;
+            let out = dir.join("holder/crl.pem");
+            std::fs::write(&out, crl)?;
+            println!(
+                "{} certificate(s) revoked; serve with --crl {}",
+                refs.len(),
+                out.display()
+            );
+        }
+        Command::Certs { out, name, .. } => {
+            let out = out.context("--out is required")?;
             pki::mint(&[&name], "privface-verifier")?.write_to(&out)?;
             println!(
                 "wrote {0}/ca (the CA certificate and key: keep them with the issuer), {0}/holder \
@@ -305,14 +358,21 @@ fn main() -> Result<()> {
             shutdown_grace,
             session_deadline,
             allow_output,
+            crl,
             precision,
         } => {
             let params = parameter_set(&params, insecure_toy_params)?;
             let gallery = load_gallery(&db, &params)?;
-            let tls = server_tls(
+            let crl = match &crl {
+                Some(path) => std::fs::read(path)
+                    .with_context(|| format!("reading the CRL {}", path.display()))?,
+                None => Vec::new(),
+            };
+            let tls = server_tls_with_crls(
                 &std::fs::read(&ca)?,
                 &std::fs::read(&cert)?,
                 &std::fs::read(&key)?,
+                &crl,
             )?;
             let mut config = HolderConfig::new(
                 params,
