@@ -98,6 +98,7 @@ enum Msg {
     Finish(usize),
     OutputLabel(usize),
     Abort,
+    Decode(usize),
 }
 
 /// Decodes a frame body by the table of §9.2.
@@ -186,13 +187,13 @@ fn decode(body: &[u8]) -> Msg {
             r.varint();
             Msg::Abort
         }
+        12 => Msg::Decode(r.bytes().len()),
         other => panic!("variant {other} is not in the spec's table"),
     };
     assert!(r.done(), "a frame body is consumed exactly");
     msg
 }
 
-/// ANDs per score of the comparison step of §8.1 (2.), by its constant-folding rule.
 /// §6.5: the smallest b in [k+2, min(q, 64)] with E_max < 2^(b−k) and σ_e/2^(b−k) ≤ 2^−λ_r.
 fn switched_modulus_log(n: u64, q: u64, eta: i32, lambda: i32, m: u64, k: u64) -> u64 {
     let (n, m) = (n as f64, m as f64);
@@ -337,12 +338,11 @@ fn session_transcript_follows_the_spec() {
             beta += 1;
         }
     }
-    // §8.2: the OR tree over the accumulator and the decode bit; the label back (output to
-    // both).
-    assert!(
-        matches!(h_rest.next(), Some(Msg::Finish(len)) if *len as u64 == 32 * (acc_lanes - 1) + 1)
-    );
+    // §8.2, output to both: the OR tree over the accumulator alone, the verifier's label, and
+    // only then the decode bit.
+    assert!(matches!(h_rest.next(), Some(Msg::Finish(len)) if *len as u64 == 32 * (acc_lanes - 1)));
     assert!(matches!(v_rest.next(), Some(Msg::OutputLabel(16))));
+    assert!(matches!(h_rest.next(), Some(Msg::Decode(1))));
     assert!(h_rest.next().is_none() && v_rest.next().is_none());
     assert!(beta >= 2, "the vector covers more than one batch");
 

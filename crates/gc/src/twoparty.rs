@@ -6,8 +6,10 @@
 //!
 //! per batch of B scores: evaluator → garbler: IKNP extension columns for k·B OTs and the k·B
 //! derandomisation bits; garbler → evaluator: the garbled tables of the batch. After the last
-//! batch: the lane OR tree, then the decode bit (garbler → evaluator) and, when the garbler is
-//! to learn the result, the evaluator's output label (evaluator → garbler).
+//! batch: the lane OR tree; when the garbler is to learn the result, the evaluator's output
+//! label (evaluator → garbler); then, when the evaluator is to learn it, the decode bit
+//! (garbler → evaluator) — after the label, so with output to both the garbler learns first and
+//! the evaluator cannot withhold the result from it.
 
 use std::borrow::BorrowMut;
 use std::collections::VecDeque;
@@ -183,15 +185,27 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
             .decode_returned_label(out, Block::from_bytes(bytes))
     }
 
+    /// Sends the decode bit of the output wire `out` (when both learn the bit, only after the
+    /// evaluator's label has come back, so the garbler learns first).
+    pub fn send_decode(&mut self, out: Block) -> Result<()> {
+        self.garbler.output(std::slice::from_ref(&out))?;
+        Ok(())
+    }
+
     /// The OR tree and the output over a blocking channel; `reveal` says who learns the bit.
+    /// When both do, the evaluator's label is read first and the decode bit sent after it.
     pub fn finish(mut self, reveal: Reveal) -> Result<GarblerOutcome> {
-        let out = self.close(reveal.evaluator)?;
+        let out = self.close(reveal.evaluator && !reveal.garbler)?;
         self.garbler.channel().flush()?;
         let result = if reveal.garbler {
             Some(self.decode_returned(out)?)
         } else {
             None
         };
+        if reveal.evaluator && reveal.garbler {
+            self.send_decode(out)?;
+            self.garbler.channel().flush()?;
+        }
         Ok(GarblerOutcome { result })
     }
 }
@@ -287,9 +301,10 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
         Ok(())
     }
 
-    /// The OR tree and the output: the bit when `reveal` lets the evaluator learn it; when the
-    /// garbler is to learn it, the output label is written (and flushed) to the channel.
-    pub fn finish(&mut self, reveal: Reveal) -> Result<Option<bool>> {
+    /// The OR tree; when the garbler is to learn the bit, the output label is written (and
+    /// flushed) to the channel. Returns the output wire's label, for
+    /// [`ThresholdOrEvaluator::decode`].
+    pub fn close(&mut self, reveal_to_garbler: bool) -> Result<Block> {
         if !self.pending.is_empty() {
             return Err(GcError::InvalidParameter(format!(
                 "{} requested batches not evaluated",
@@ -301,19 +316,28 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
             .take()
             .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
         let out = or_lanes(&mut self.evaluator, acc)?;
-        let bit = if reveal.evaluator {
-            Some(
-                self.evaluator.output(std::slice::from_ref(&out))?[0]
-                    .expect("the evaluator learns its output"),
-            )
-        } else {
-            None
-        };
-        if reveal.garbler {
+        if reveal_to_garbler {
             self.evaluator.channel().write_bytes(&out.to_bytes())?;
             self.evaluator.channel().flush()?;
         }
-        Ok(bit)
+        Ok(out)
+    }
+
+    /// Reads the decode bit of the output wire and returns the bit.
+    pub fn decode(&mut self, out: Block) -> Result<bool> {
+        Ok(self.evaluator.output(std::slice::from_ref(&out))?[0]
+            .expect("the evaluator learns its output"))
+    }
+
+    /// The OR tree and the output: the bit when `reveal` lets the evaluator learn it. When the
+    /// garbler is to learn it too, the label goes first and the decode bit is read after.
+    pub fn finish(&mut self, reveal: Reveal) -> Result<Option<bool>> {
+        let out = self.close(reveal.garbler)?;
+        if reveal.evaluator {
+            Ok(Some(self.decode(out)?))
+        } else {
+            Ok(None)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The holder's session: ExpectHello → ExpectBaseOtOffer → ExpectQueryPart → rounds of (score
 //! blocks out, ExpectOtExtension for each batch of those scores) → the OR tree, Finish →
-//! ExpectOutputLabel when the holder learns the bit → Done (spec §9.3).
+//! ExpectOutputLabel when the holder learns the bit (then Decode when both do) → Done
+//! (spec §9.3).
 
 mod negotiate;
 mod rounds;
@@ -374,7 +375,9 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             out.extend(next_round(&mut c)?);
             return Ok((HolderState::ExpectOtExtension(c), out));
         }
-        let output_wire = c.garbler.close(c.terms.reveal.evaluator)?;
+        // With output to both the decode bit waits for the verifier's label (spec §8.2).
+        let reveal = c.terms.reveal;
+        let output_wire = c.garbler.close(reveal.evaluator && !reveal.garbler)?;
         out.push(Message::Finish(c.garbler.channel().take_outgoing()));
         let next = if c.terms.reveal.garbler {
             HolderState::ExpectOutputLabel {
@@ -396,12 +399,17 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         garbler.channel().put(bytes);
         let bit = garbler.decode_returned(output_wire)?;
         consumed(garbler.channel(), "OutputLabel")?;
+        let mut out = Vec::new();
+        if c.terms.reveal.evaluator {
+            garbler.send_decode(output_wire)?;
+            out.push(Message::Decode(garbler.channel().take_outgoing()));
+        }
         Ok((
             HolderState::Done {
                 bit: Some(bit),
                 scores: c.scores,
             },
-            vec![],
+            out,
         ))
     }
 }

@@ -145,6 +145,9 @@ pub enum Message {
     OutputLabel(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Either way: the session is over, with a reason.
     Abort(AbortCode),
+    /// H → V: the decode bit (one byte), when both learn the result: sent only after the
+    /// holder has decoded the verifier's output label (spec §8.2).
+    Decode(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// A postcard output that appends to a vector, copying byte slices with one `memcpy`.
@@ -184,6 +187,7 @@ impl Message {
             Message::Finish(_) => "Finish",
             Message::OutputLabel(_) => "OutputLabel",
             Message::Abort(_) => "Abort",
+            Message::Decode(_) => "Decode",
         }
     }
 

@@ -1,5 +1,6 @@
 //! The verifier's session: sends Hello → ExpectAccept → (sends the base-OT offer and the query)
-//! → ExpectBaseOtReply → rounds of ExpectScores then ExpectTables → ExpectFinish → the bit.
+//! → ExpectBaseOtReply → rounds of ExpectScores then ExpectTables → ExpectFinish (→ sends
+//! OutputLabel, ExpectDecode when both learn it) → the bit.
 
 mod terms;
 
@@ -7,7 +8,7 @@ use std::collections::VecDeque;
 
 use privface_gc::{Reveal, ThresholdOrEvaluator, ThresholdSpec};
 use privface_he::{Quantiser, ResponseBlock, SessionShape, VerifierKey};
-use privface_ot::{BufferChannel, IknpReceiver, IknpSetup};
+use privface_ot::{Block, BufferChannel, IknpReceiver, IknpSetup};
 use rand::{CryptoRng, Rng};
 
 use crate::driver::Session;
@@ -64,6 +65,11 @@ enum VerifierState {
     ExpectScores(Box<Comparing>),
     ExpectTables(Box<Comparing>),
     ExpectFinish(Box<Comparing>),
+    /// Output to both: the label went to the holder, the decode bit is due.
+    ExpectDecode {
+        comparing: Box<Comparing>,
+        output: Block,
+    },
     Done {
         bit: Option<bool>,
         accept: Box<Accept>,
@@ -80,6 +86,7 @@ impl VerifierState {
             VerifierState::ExpectScores(_) => "ExpectScores",
             VerifierState::ExpectTables(_) => "ExpectTables",
             VerifierState::ExpectFinish(_) => "ExpectFinish",
+            VerifierState::ExpectDecode { .. } => "ExpectDecode",
             VerifierState::Done { .. } => "Done",
             VerifierState::Failed => "Failed",
         }
@@ -92,6 +99,7 @@ impl VerifierState {
             VerifierState::ExpectScores(_)
             | VerifierState::ExpectTables(_)
             | VerifierState::ExpectFinish(_)
+            | VerifierState::ExpectDecode { .. }
             | VerifierState::Done { .. }
             | VerifierState::Failed => Phase::Rounds,
         }
@@ -319,20 +327,50 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                     return Err(unexpected("ExpectFinish", &message));
                 };
                 c.evaluator.channel().put(bytes);
-                let bit = c.evaluator.finish(c.terms.reveal)?;
+                let reveal = c.terms.reveal;
+                let output = c.evaluator.close(reveal.garbler)?;
+                if reveal.garbler {
+                    consumed(c.evaluator.channel(), "Finish")?;
+                    let label = vec![Message::OutputLabel(c.evaluator.channel().take_outgoing())];
+                    let next = if reveal.evaluator {
+                        VerifierState::ExpectDecode {
+                            comparing: c,
+                            output,
+                        }
+                    } else {
+                        VerifierState::Done {
+                            bit: None,
+                            accept: Box::new(c.terms.accept),
+                        }
+                    };
+                    return Ok((next, label));
+                }
+                let bit = c.evaluator.decode(output)?;
                 consumed(c.evaluator.channel(), "Finish")?;
-                let label = c.evaluator.channel().take_outgoing();
-                let out = if c.terms.reveal.garbler {
-                    vec![Message::OutputLabel(label)]
-                } else {
-                    vec![]
-                };
                 Ok((
                     VerifierState::Done {
-                        bit,
+                        bit: Some(bit),
                         accept: Box::new(c.terms.accept),
                     },
-                    out,
+                    vec![],
+                ))
+            }
+            VerifierState::ExpectDecode {
+                mut comparing,
+                output,
+            } => {
+                let Message::Decode(bytes) = message else {
+                    return Err(unexpected("ExpectDecode", &message));
+                };
+                comparing.evaluator.channel().put(bytes);
+                let bit = comparing.evaluator.decode(output)?;
+                consumed(comparing.evaluator.channel(), "Decode")?;
+                Ok((
+                    VerifierState::Done {
+                        bit: Some(bit),
+                        accept: Box::new(comparing.terms.accept),
+                    },
+                    vec![],
                 ))
             }
             VerifierState::Done { .. } => Err(unexpected("Done", &message)),

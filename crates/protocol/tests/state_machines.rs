@@ -125,7 +125,8 @@ fn the_message_sequence_is_the_specified_one() {
     );
     assert_eq!(v.last(), Some(&"OutputLabel"));
     assert_eq!(&h[..2], ["Accept", "BaseOtReply"]);
-    assert_eq!(h.last(), Some(&"Finish"));
+    // Output to both: the decode bit comes last, after the holder has the verifier's label.
+    assert_eq!(&h[h.len() - 2..], ["Finish", "Decode"]);
     let tables = h.iter().filter(|k| **k == "Tables").count();
     assert_eq!(tables, v.iter().filter(|k| **k == "OtExtension").count());
     // Every round's score blocks precede its tables.
@@ -142,6 +143,35 @@ fn the_message_sequence_is_the_specified_one() {
     let expected: Vec<u32> = (0..tables as u32).collect();
     assert_eq!(batches(&t.to_holder), expected);
     assert_eq!(batches(&t.to_verifier), expected);
+}
+
+/// Output to both: the holder learns the bit before the verifier can. Finish alone does not
+/// let the verifier decode (it must send its label first); a verifier that withholds the label
+/// never learns the bit, while the holder decodes it from the label the moment it arrives.
+#[test]
+fn with_output_to_both_the_holder_learns_first() {
+    let f = fixture(70, 16, 20, 1);
+    let (mut holder, mut verifier, label) = until(&f, "OutputLabel", true);
+    assert!(
+        !verifier.is_finished(),
+        "the verifier has no bit before the decode bit"
+    );
+    let Message::OutputLabel(_) = &label else {
+        unreachable!()
+    };
+    // Withheld: the holder has nothing to send and the verifier no outcome.
+    assert!(!holder.is_finished());
+    let replies = holder.receive(label).unwrap();
+    assert!(holder.is_finished());
+    let kinds: Vec<_> = replies.iter().map(Message::kind).collect();
+    assert_eq!(kinds, ["Decode"]);
+    for m in replies {
+        assert!(verifier.receive(m).unwrap().is_empty());
+    }
+    let holder_bit = holder.outcome().unwrap().0;
+    let verifier_bit = verifier.outcome().unwrap().0;
+    assert_eq!(holder_bit, verifier_bit);
+    assert!(holder_bit.is_some());
 }
 
 /// Runs a session up to the first message of `kind` sent by `from_verifier`'s side, returns
