@@ -101,7 +101,7 @@ fn holder_and_verifier_binaries_end_to_end() {
         p(d, "pki/holder/holder.pem"),
         p(d, "pki/holder/holder.key"),
     );
-    let serve: Vec<&str> = vec![
+    let serve_args: Vec<&str> = vec![
         "serve",
         "--db",
         &db,
@@ -120,20 +120,16 @@ fn holder_and_verifier_binaries_end_to_end() {
         "--allow-output",
         "verifier,holder",
     ];
-    let (code, _, err) = run(HOLDER, &serve);
+    let (code, _, err) = run(HOLDER, &serve_args);
     assert_ne!(code, 0);
     assert!(err.contains("insecure"), "{err}");
 
-    let mut child = Command::new(HOLDER)
-        .args(serve.iter().chain(&["--insecure-toy-params"]))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let server = Server(child);
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let args: Vec<String> = serve_args
+        .iter()
+        .chain(&["--insecure-toy-params"])
+        .map(|s| s.to_string())
+        .collect();
+    let (server, addr, line) = start(&args);
     assert!(line.contains("serving 19 identities"), "{line}");
 
     let verify_json = |probe: String, extra: &[&str]| {
@@ -243,8 +239,9 @@ fn the_demo_runs_and_every_bit_equals_the_plaintext_decision() {
     );
 }
 
-/// Starts `privface-holder serve` with `args` and returns it with its address.
-fn serve(args: &[String]) -> (Server, String) {
+/// Starts `privface-holder serve` with `args` and returns it with its address and the line it
+/// announced itself with.
+fn start(args: &[String]) -> (Server, String, String) {
     let mut child = Command::new(HOLDER)
         .args(args)
         .stderr(Stdio::piped())
@@ -255,7 +252,14 @@ fn serve(args: &[String]) -> (Server, String) {
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     assert!(line.contains("serving"), "{line}");
-    (server, line.trim().rsplit(' ').next().unwrap().to_owned())
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    (server, addr, line)
+}
+
+/// [`start`] without the announcement.
+fn serve(args: &[String]) -> (Server, String) {
+    let (server, addr, _) = start(args);
+    (server, addr)
 }
 
 /// The budget lives in the gallery file: it outlasts a restart of the holder, refusals and

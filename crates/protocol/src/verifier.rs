@@ -2,6 +2,7 @@
 //! → ExpectBaseOtReply → rounds of ExpectScores then ExpectTables → ExpectFinish (→ sends
 //! OutputLabel, ExpectDecode when both learn it) → the bit.
 
+mod output;
 mod terms;
 
 use std::collections::VecDeque;
@@ -322,38 +323,11 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                     Ok((VerifierState::ExpectFinish(c), out))
                 }
             }
-            VerifierState::ExpectFinish(mut c) => {
+            VerifierState::ExpectFinish(c) => {
                 let Message::Finish(bytes) = message else {
                     return Err(unexpected("ExpectFinish", &message));
                 };
-                c.evaluator.channel().put(bytes);
-                let reveal = c.terms.reveal;
-                let output = c.evaluator.close(reveal.garbler)?;
-                if reveal.garbler {
-                    consumed(c.evaluator.channel(), "Finish")?;
-                    let label = vec![Message::OutputLabel(c.evaluator.channel().take_outgoing())];
-                    let next = if reveal.evaluator {
-                        VerifierState::ExpectDecode {
-                            comparing: c,
-                            output,
-                        }
-                    } else {
-                        VerifierState::Done {
-                            bit: None,
-                            accept: Box::new(c.terms.accept),
-                        }
-                    };
-                    return Ok((next, label));
-                }
-                let bit = c.evaluator.decode(output)?;
-                consumed(c.evaluator.channel(), "Finish")?;
-                Ok((
-                    VerifierState::Done {
-                        bit: Some(bit),
-                        accept: Box::new(c.terms.accept),
-                    },
-                    vec![],
-                ))
+                output::on_finish(c, bytes)
             }
             VerifierState::ExpectDecode {
                 mut comparing,
@@ -363,15 +337,7 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                     return Err(unexpected("ExpectDecode", &message));
                 };
                 comparing.evaluator.channel().put(bytes);
-                let bit = comparing.evaluator.decode(output)?;
-                consumed(comparing.evaluator.channel(), "Decode")?;
-                Ok((
-                    VerifierState::Done {
-                        bit: Some(bit),
-                        accept: Box::new(comparing.terms.accept),
-                    },
-                    vec![],
-                ))
+                output::decoded(comparing, output, "Decode")
             }
             VerifierState::Done { .. } => Err(unexpected("Done", &message)),
             VerifierState::Failed => Err(ProtocolError::Internal(
