@@ -2,8 +2,10 @@
 //! ledger, reading embeddings, synthetic faces for the demo, and process statistics.
 
 mod ledger;
+mod limits;
 
 pub use ledger::{BudgetLimit, DEFAULT_BUDGET, SqliteLedger, output_name};
+pub use limits::ServeLimits;
 
 use std::io::IsTerminal;
 use std::path::Path;

@@ -47,6 +47,10 @@ pub enum NetError {
     /// The session failed.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// The holder refused the connection before its session (too busy); the client was told
+    /// `Reject(Busy)`.
+    #[error("refused: {0}")]
+    Refused(String),
     /// A session task panicked (our bug).
     #[error("internal error: {0}")]
     Internal(String),

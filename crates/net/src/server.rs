@@ -1,24 +1,36 @@
-//! The holder's accept loop (after mini-redis's server): a connection permit is taken before
-//! `accept`, so at most `max_connections` connections exist at once and the rest wait in the
-//! kernel's backlog; accept errors (running out of file descriptors, say) back off
-//! exponentially instead of spinning; on shutdown the loop stops accepting and running sessions
-//! get `shutdown_grace` to finish. Every connection also has a deadline. A connection cut off
-//! (deadline, or the end of the grace period) has its socket shut down, so the blocking thread
-//! running its state machine fails its next read or write and ends; the HE worker of a round
-//! in flight finishes that round and is dropped.
+//! The holder's accept loop (after mini-redis's server), bounded at every stage:
+//!
+//! 1. A connection permit is taken before `accept`, so at most `max_connections` connections
+//!    (in handshake, waiting or in session) exist at once; the rest wait in the kernel's
+//!    backlog. Accept errors (running out of file descriptors, say) back off exponentially.
+//! 2. The TLS handshake runs under its own timeout, before any session slot is taken: an
+//!    unauthenticated or silent client holds only a connection permit, and only that long.
+//! 3. An authenticated client then needs a place among its own sessions
+//!    (`max_sessions_per_client`, counted by [`client_identity`]) and a session slot
+//!    (`max_sessions`), waited for at most `slot_wait`; otherwise it is refused with
+//!    `Reject(Busy)` inside its TLS session and the connection ends.
+//! 4. The session has a deadline, whatever its I/O timeout (which restarts on every byte and so
+//!    alone cannot stop a client that trickles).
+//!
+//! A connection cut off (deadline, or the end of the shutdown grace period) has its socket
+//! shut down, so the blocking thread running its state machine fails its next read or write
+//! and ends; dropping the session then cancels the HE worker of a round in flight.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use privface_protocol::{ALPN, HolderConfig, HolderReport, run_holder};
+use privface_protocol::{ALPN, AbortCode, HolderConfig, HolderReport, Message, run_holder};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rustls::ServerConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::client_id::client_identity;
 use crate::{NetError, Result, Timeouts, bridged, handshake_timed_out, timed};
@@ -28,14 +40,20 @@ use crate::{NetError, Result, Timeouts, bridged, handshake_timed_out, timed};
 pub struct ServeOptions {
     /// Handshake and I/O timeouts of each connection.
     pub timeouts: Timeouts,
-    /// Connections (in handshake or in session) open at once; further clients wait in the
-    /// listen backlog until one ends.
+    /// Connections open at once (in handshake, waiting for a slot or in session); further
+    /// clients wait in the listen backlog until one ends.
     pub max_connections: usize,
+    /// Sessions running at once. Each holds its query (about 300 MB at the 128-bit set) and
+    /// competes for the same cores, so this is small.
+    pub max_sessions: usize,
+    /// Sessions one client (by certificate issuer and key) may have running or waiting at once.
+    pub max_sessions_per_client: usize,
+    /// How long an authenticated client waits for a session slot before `Reject(Busy)`.
+    pub slot_wait: Duration,
     /// On shutdown, how long running sessions may take before they are cut off.
     pub shutdown_grace: Duration,
-    /// Longest a connection may last from accept to the end of its session, whatever its
-    /// I/O timeout (which restarts on every byte, so it alone cannot stop a client that
-    /// trickles). Generous by default: a 10^6 × 512 session takes about 7 s here.
+    /// Longest a session may last once it has its slot. Generous by default: a 10^6 × 512
+    /// session takes about 7 s here.
     pub session_deadline: Duration,
 }
 
@@ -43,9 +61,64 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             timeouts: Timeouts::default(),
-            max_connections: 16,
+            max_connections: 256,
+            max_sessions: 8,
+            max_sessions_per_client: 2,
+            slot_wait: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             session_deadline: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The session slots and each client's count of sessions running or waiting.
+struct Slots {
+    sessions: Arc<Semaphore>,
+    per_client: Mutex<HashMap<String, usize>>,
+    per_client_limit: usize,
+}
+
+/// One client's place among its sessions, given back when dropped.
+struct ClientPlace<'a> {
+    slots: &'a Slots,
+    client: String,
+}
+
+impl Slots {
+    fn new(options: &ServeOptions) -> Self {
+        Self {
+            sessions: Arc::new(Semaphore::new(options.max_sessions.max(1))),
+            per_client: Mutex::new(HashMap::new()),
+            per_client_limit: options.max_sessions_per_client.max(1),
+        }
+    }
+
+    fn place(&self, client: &str) -> Option<ClientPlace<'_>> {
+        let mut counts = self.per_client.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(client.to_owned()).or_insert(0);
+        if *count >= self.per_client_limit {
+            return None;
+        }
+        *count += 1;
+        Some(ClientPlace {
+            slots: self,
+            client: client.to_owned(),
+        })
+    }
+}
+
+impl Drop for ClientPlace<'_> {
+    fn drop(&mut self) {
+        let mut counts = self
+            .slots
+            .per_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
         }
     }
 }
@@ -67,6 +140,7 @@ pub async fn serve(
     config.validate()?;
     let acceptor = TlsAcceptor::from(tls);
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let slots = Arc::new(Slots::new(&options));
     let mut sessions = JoinSet::new();
     let mut backoff = BACKOFF_START;
     tokio::pin!(shutdown);
@@ -95,10 +169,10 @@ pub async fn serve(
                 }
             },
         };
-        let (acceptor, config) = (acceptor.clone(), config.clone());
+        let (acceptor, config, slots) = (acceptor.clone(), config.clone(), slots.clone());
         sessions.spawn(async move {
             let _permit = permit;
-            match holder_connection(tcp, acceptor, config, options).await {
+            match holder_connection(tcp, acceptor, config, options, &slots).await {
                 Ok(report) => {
                     tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
                 }
@@ -145,12 +219,33 @@ async fn holder_connection(
     acceptor: TlsAcceptor,
     config: Arc<HolderConfig>,
     options: ServeOptions,
+    slots: &Slots,
 ) -> Result<HolderReport> {
     use std::os::fd::AsFd;
     let _cut_off = CutOff(std::net::TcpStream::from(tcp.as_fd().try_clone_to_owned()?));
+    let timeouts = options.timeouts;
+    let (tls, client) = tokio::time::timeout(timeouts.handshake, handshake(tcp, acceptor))
+        .await
+        .map_err(|_| handshake_timed_out())??;
+    let Some(_place) = slots.place(&client) else {
+        refuse_busy(tls, timeouts).await;
+        return Err(NetError::Refused(format!(
+            "client {client} already has {} sessions open",
+            slots.per_client_limit
+        )));
+    };
+    let Ok(Ok(_slot)) =
+        tokio::time::timeout(options.slot_wait, slots.sessions.clone().acquire_owned()).await
+    else {
+        refuse_busy(tls, timeouts).await;
+        return Err(NetError::Refused(format!(
+            "no session slot free within {} s",
+            options.slot_wait.as_secs_f64()
+        )));
+    };
     tokio::time::timeout(
         options.session_deadline,
-        holder_session(tcp, acceptor, config, options.timeouts),
+        holder_session(tls, client, config, timeouts.io),
     )
     .await
     .map_err(|_| {
@@ -161,16 +256,13 @@ async fn holder_connection(
     })?
 }
 
-async fn holder_session(
+/// The TLS handshake and the checks on what it negotiated; returns the client's identity.
+async fn handshake(
     tcp: TcpStream,
     acceptor: TlsAcceptor,
-    config: Arc<HolderConfig>,
-    timeouts: Timeouts,
-) -> Result<HolderReport> {
+) -> Result<(TlsStream<TcpStream>, String)> {
     tcp.set_nodelay(true)?;
-    let tls = tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp))
-        .await
-        .map_err(|_| handshake_timed_out())??;
+    let tls = acceptor.accept(tcp).await?;
     let (_, conn) = tls.get_ref();
     if conn.alpn_protocol() != Some(ALPN) {
         return Err(NetError::Alpn);
@@ -183,7 +275,36 @@ async fn holder_session(
             client_identity(cert)
                 .ok_or_else(|| NetError::Tls("client certificate does not parse".into()))
         })?;
-    let (mut reader, mut writer) = bridged(timed(tls, timeouts.io));
+    Ok((tls, client))
+}
+
+/// Largest `Hello` read before a refusal; a longer one is not read at all.
+const MAX_REFUSED_HELLO: usize = 64 << 10;
+
+/// Refuses a session with `Reject(Busy)`, as an answer to its `Hello` (read first, so the
+/// client's unread bytes do not turn our close into a reset that loses the answer), all
+/// within the handshake timeout. A client that misbehaves here just loses the answer.
+async fn refuse_busy(mut tls: TlsStream<TcpStream>, timeouts: Timeouts) {
+    let answer = async {
+        let len = tls.read_u32_le().await? as usize;
+        if len <= MAX_REFUSED_HELLO {
+            let mut hello = vec![0; len];
+            tls.read_exact(&mut hello).await?;
+        }
+        let frame = privface_protocol::encode_frame(&Message::Reject(AbortCode::Busy));
+        tls.write_all(&frame).await?;
+        tls.shutdown().await
+    };
+    let _ = tokio::time::timeout(timeouts.handshake, answer).await;
+}
+
+async fn holder_session(
+    tls: TlsStream<TcpStream>,
+    client: String,
+    config: Arc<HolderConfig>,
+    io: Duration,
+) -> Result<HolderReport> {
+    let (mut reader, mut writer) = bridged(timed(tls, io));
     tokio::task::spawn_blocking(move || {
         let report = run_holder(
             &mut reader,

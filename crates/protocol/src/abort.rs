@@ -24,6 +24,8 @@ pub enum AbortCode {
     Timeout,
     /// The other side failed internally.
     Internal,
+    /// The holder has no session slot free for this client now; try again later.
+    Busy,
 }
 
 impl AbortCode {
@@ -39,6 +41,7 @@ impl AbortCode {
             AbortCode::Unexpected => "a message arrived out of turn",
             AbortCode::Timeout => "a phase took too long",
             AbortCode::Internal => "the peer failed internally",
+            AbortCode::Busy => "the holder is busy (too many sessions); try again later",
         }
     }
 }

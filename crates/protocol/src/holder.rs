@@ -21,6 +21,7 @@ use crate::phase::{Phase, PhaseTimings};
 use crate::{DEFAULT_BATCH, DEFAULT_ROUND_BLOCKS, MAX_BATCH, MAX_ROUND_BLOCKS, unexpected};
 use negotiate::Terms;
 use rounds::{Comparing, next_round};
+pub use rounds::{HeWorkers, he_workers};
 
 /// The holder's policy and data.
 #[derive(Clone)]

@@ -75,7 +75,7 @@ pub use driver::{Session, drive};
 pub use error::{PeerMisbehaved, ProtocolError, Result};
 pub use frame::{MAX_FRAME, encode_frame, read_frame};
 pub use gallery::{HolderGallery, padded_count};
-pub use holder::{HolderConfig, HolderReport, HolderSession};
+pub use holder::{HeWorkers, HolderConfig, HolderReport, HolderSession, he_workers};
 pub use messages::{ALPN, Accept, Hello, Message, Mode, OutputTo, VERSION};
 pub use phase::{Phase, PhaseTiming, PhaseTimings};
 pub use verifier::{VerifierConfig, VerifierSession, VerifyOutcome};

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use privface_cli::{
-    BudgetLimit, DEFAULT_BUDGET, SqliteLedger, init_logging, load_gallery, parameter_set,
-    read_embedding,
+    BudgetLimit, DEFAULT_BUDGET, ServeLimits, SqliteLedger, init_logging, load_gallery,
+    parameter_set, read_embedding,
 };
 use privface_gallery::{Gallery, Ledger, Record, read_csv, read_jsonl, read_npy};
-use privface_net::{ServeOptions, client_identity, pki, serve, server_tls_with_crls};
+use privface_net::{client_identity, pki, serve, server_tls_with_crls};
 use privface_protocol::{HolderConfig, OutputTo};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -134,15 +134,8 @@ enum Command {
         /// gallery file across restarts; `unlimited` turns the limit off.
         #[arg(long, default_value_t = BudgetLimit(Some(DEFAULT_BUDGET)))]
         budget: BudgetLimit,
-        /// Connections served at once (in handshake or in session); more wait in the backlog.
-        #[arg(long, default_value_t = 16)]
-        max_connections: usize,
-        /// Seconds running sessions may take to finish after Ctrl-C.
-        #[arg(long, default_value_t = 30)]
-        shutdown_grace: u64,
-        /// Seconds a connection may last from accept to the end of its session.
-        #[arg(long, default_value_t = 600)]
-        session_deadline: u64,
+        #[command(flatten)]
+        limits: ServeLimits,
         /// Where the result may go (comma-separated); a verifier asking for another is refused.
         #[arg(
             long,
@@ -354,9 +347,7 @@ fn main() -> Result<()> {
             params,
             insecure_toy_params,
             budget,
-            max_connections,
-            shutdown_grace,
-            session_deadline,
+            limits,
             allow_output,
             crl,
             precision,
@@ -413,13 +404,7 @@ fn main() -> Result<()> {
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                let options = ServeOptions {
-                    max_connections,
-                    shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
-                    session_deadline: std::time::Duration::from_secs(session_deadline),
-                    ..ServeOptions::default()
-                };
-                serve(listener, tls, config, options, shutdown).await?;
+                serve(listener, tls, config, limits.options(), shutdown).await?;
                 anyhow::Ok(())
             })?;
         }

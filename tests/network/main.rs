@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use privface::he::ParameterSet;
 use privface::net::{
-    NetError, ServeOptions, Timeouts, VerifyRequest, client_tls, pki, serve, server_tls, verify,
+    NetError, ServeOptions, Timeouts, VerifyRequest, client_tls, pki, serve, verify,
 };
 use privface::protocol::{
     AbortCode, Message, Mode, OutputTo, ProtocolError, VerifierConfig, VerifierSession,
@@ -19,136 +19,10 @@ use rand_chacha::ChaCha20Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-struct Holder {
-    addr: std::net::SocketAddr,
-    pki: Arc<pki::DemoPki>,
-    fixture: Fixture,
-    /// Dropping it (or sending) shuts the holder down.
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: tokio::task::JoinHandle<Result<(), NetError>>,
-}
+mod limits;
+mod support;
 
-/// A holder serving a fixture gallery on 127.0.0.1:0 with at most `max_connections` at once.
-async fn start_holder(
-    params: ParameterSet,
-    d: usize,
-    n: usize,
-    budget: Option<u32>,
-    max_connections: usize,
-) -> Holder {
-    let options = ServeOptions {
-        timeouts: IO_TIMEOUTS,
-        max_connections,
-        shutdown_grace: Duration::from_secs(10),
-        session_deadline: Duration::from_secs(120),
-    };
-    start_holder_with(params, d, n, budget, options).await
-}
-
-async fn start_holder_with(
-    params: ParameterSet,
-    d: usize,
-    n: usize,
-    budget: Option<u32>,
-    options: ServeOptions,
-) -> Holder {
-    let pki = Arc::new(pki::mint(&["localhost"], "gate-1").unwrap());
-    let fixture = Fixture::builder(params, d, n)
-        .budget(budget)
-        .batch(256)
-        .round_blocks(2)
-        .build();
-    let tls = server_tls(
-        pki.ca_cert.as_bytes(),
-        pki.holder_cert.as_bytes(),
-        pki.holder_key.as_bytes(),
-    )
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = fixture.config.clone();
-    let served = tokio::spawn(serve(listener, tls, config, options, async move {
-        let _ = stopped.await;
-    }));
-    Holder {
-        addr,
-        pki,
-        fixture,
-        stop: Some(stop),
-        served,
-    }
-}
-
-/// The holder's timeouts: a peer that vanishes must be noticed long before the I/O timeout.
-const IO_TIMEOUTS: Timeouts = Timeouts {
-    handshake: Duration::from_secs(5),
-    io: Duration::from_secs(20),
-};
-
-impl Holder {
-    fn client_tls(&self) -> Arc<rustls::ClientConfig> {
-        client_tls(
-            self.pki.ca_cert.as_bytes(),
-            self.pki.verifier_cert.as_bytes(),
-            self.pki.verifier_key.as_bytes(),
-        )
-        .unwrap()
-    }
-
-    fn request(&self, probe: Vec<f32>, mode: Mode) -> VerifyRequest {
-        VerifyRequest {
-            server_name: "localhost".into(),
-            config: self.fixture.verifier_config(),
-            probe,
-            mode,
-            output: OutputTo::Verifier,
-            timeouts: Timeouts::default(),
-        }
-    }
-
-    async fn query(&self, probe: Vec<f32>, mode: Mode) -> Result<Option<bool>, NetError> {
-        let tcp = TcpStream::connect(self.addr).await?;
-        let out = verify(tcp, self.client_tls(), self.request(probe, mode)).await?;
-        Ok(out.bit)
-    }
-
-    fn genuine(&self, i: usize) -> Vec<f32> {
-        self.fixture.genuine(i)
-    }
-
-    /// A genuine query answers correctly within 10 s (half the I/O timeout: a holder that
-    /// still waits on a vanished peer's slot fails this).
-    async fn check_still_serving(&self) {
-        let i = self.fixture.embeddings.len() / 2;
-        let bit = tokio::time::timeout(
-            Duration::from_secs(10),
-            self.query(self.genuine(i), Mode::Identify),
-        )
-        .await
-        .expect("the holder answers within 10 s");
-        assert_eq!(bit.unwrap(), Some(true));
-    }
-
-    /// An authenticated TLS connection with ALPN privface/1, for hand-made frames.
-    async fn raw_tls(&self) -> tokio_rustls::client::TlsStream<TcpStream> {
-        let tcp = TcpStream::connect(self.addr).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        tokio_rustls::TlsConnector::from(self.client_tls())
-            .connect(name, tcp)
-            .await
-            .unwrap()
-    }
-}
-
-/// Reads one frame and decodes it.
-async fn read_message(s: &mut (impl AsyncReadExt + Unpin)) -> Message {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).await.unwrap();
-    let mut body = vec![0u8; u32::from_le_bytes(len) as usize];
-    s.read_exact(&mut body).await.unwrap();
-    Message::decode(&body).unwrap()
-}
+use support::{IO_TIMEOUTS, read_message, start_holder, start_holder_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identification_and_verification_over_tls_for_several_gallery_sizes() {
@@ -497,6 +371,7 @@ async fn a_client_that_trickles_is_cut_off_at_the_session_deadline() {
         max_connections: 1,
         shutdown_grace: Duration::from_secs(1),
         session_deadline: Duration::from_secs(3),
+        ..ServeOptions::default()
     };
     let h = start_holder_with(ParameterSet::toy(), 64, 50, None, options).await;
     let mut s = h.raw_tls().await;
