@@ -1,6 +1,6 @@
 //! The holder's resource bounds against clients that hold connections without using them:
-//! the handshake comes before any session slot, each client has a limit on its own sessions,
-//! and waiting for a slot ends in a clear `Reject(Busy)`.
+//! the handshake and the Hello come before any session slot, each client has a limit on its
+//! own sessions, and waiting for a slot ends in a clear `Reject(Busy)`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,11 +79,28 @@ async fn silent_connections_before_the_handshake_take_no_session_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_silent_after_its_handshake_holds_no_place_and_no_slot() {
+    let h = tight_holder(1).await;
+    // Authenticated but never a Hello: until the Hello timeout (5 s) it holds a connection
+    // permit only, so the same client is served meanwhile.
+    let idle = h.raw_tls().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let bit = tokio::time::timeout(
+        Duration::from_secs(3),
+        identify(&h, h.client_tls(), h.genuine(3)),
+    )
+    .await
+    .expect("answered while the silent session waits for its Hello timeout");
+    assert_eq!(bit.unwrap(), Some(true));
+    drop(idle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_over_its_session_limit_is_refused_busy_and_others_are_served() {
     let h = tight_holder(2).await;
-    // The first client holds an authenticated session that never says Hello; a second
-    // session of its own is refused at once although a slot is free.
-    let idle = h.raw_tls().await;
+    // The first client holds a session that stalls after Accept; a second session of its
+    // own is refused at once although a slot is free.
+    let idle = h.stalled_session(h.client_tls()).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let again = identify(&h, h.client_tls(), h.genuine(1)).await;
     assert!(
@@ -101,7 +118,7 @@ async fn a_client_over_its_session_limit_is_refused_busy_and_others_are_served()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_slot_ends_in_busy_and_a_freed_slot_serves_again() {
     let h = tight_holder(1).await;
-    let idle = h.raw_tls().await;
+    let idle = h.stalled_session(h.client_tls()).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let other = h.other_client_tls("gate-2");
     let waited = identify(&h, other.clone(), h.genuine(1)).await;

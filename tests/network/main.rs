@@ -374,9 +374,9 @@ async fn a_client_that_trickles_is_cut_off_at_the_session_deadline() {
         ..ServeOptions::default()
     };
     let h = start_holder_with(ParameterSet::toy(), 64, 50, None, options).await;
-    let mut s = h.raw_tls().await;
-    // A frame of 1000 bytes announced, then one byte every 200 ms: each byte restarts the
-    // holder's I/O timeout, so only the deadline can end this connection.
+    let mut s = h.stalled_session(h.client_tls()).await;
+    // Accepted, then a frame of 1000 bytes announced and one byte every 200 ms: each byte
+    // restarts the holder's I/O timeout, so only the deadline can end this session.
     let trickler = tokio::spawn(async move {
         if s.write_all(&1000u32.to_le_bytes()).await.is_err() {
             return true;

@@ -7,9 +7,11 @@ use privface::he::ParameterSet;
 use privface::net::{
     NetError, ServeOptions, Timeouts, VerifyRequest, client_tls, pki, serve, server_tls, verify,
 };
-use privface::protocol::{Message, Mode, OutputTo};
+use privface::protocol::{Message, Mode, OutputTo, VerifierSession, encode_frame};
 use privface_testkit::Fixture;
-use tokio::io::AsyncReadExt;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub struct Holder {
@@ -150,6 +152,35 @@ impl Holder {
             .connect(name, tcp)
             .await
             .unwrap()
+    }
+
+    /// An authenticated session that has said Hello and been accepted, then stalls: it holds
+    /// a place among its client's sessions and a session slot until dropped.
+    pub async fn stalled_session(
+        &self,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> tokio_rustls::client::TlsStream<TcpStream> {
+        let tcp = TcpStream::connect(self.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut s = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let mut session = VerifierSession::new(
+            self.fixture.verifier_config(),
+            &self.genuine(0),
+            Mode::Identify,
+            OutputTo::Verifier,
+            ChaCha20Rng::seed_from_u64(9),
+        )
+        .unwrap();
+        for m in session.start().unwrap() {
+            s.write_all(&encode_frame(&m)).await.unwrap();
+        }
+        s.flush().await.unwrap();
+        let accept = read_message(&mut s).await;
+        assert_eq!(accept.kind(), "Accept");
+        s
     }
 }
 

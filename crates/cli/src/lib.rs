@@ -3,9 +3,11 @@
 
 mod ledger;
 mod limits;
+mod procstat;
 
 pub use ledger::{BudgetLimit, DEFAULT_BUDGET, SqliteLedger, output_name};
 pub use limits::ServeLimits;
+pub use procstat::{ProcStatus, peak_rss_mb};
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -112,19 +114,6 @@ pub fn phases_json(timings: &privface_protocol::PhaseTimings) -> serde_json::Val
         .iter()
         .map(|p| serde_json::json!({"phase": p.phase.name(), "ms": p.time.as_secs_f64() * 1e3, "sent": p.sent, "received": p.received}))
         .collect()
-}
-
-/// Peak resident memory of this process in MiB (Linux; 0 elsewhere).
-pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
 
 /// Logging to stderr, quiet unless RUST_LOG says otherwise; never logs secrets (the crates log

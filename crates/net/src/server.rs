@@ -5,11 +5,12 @@
 //!    backlog. Accept errors (running out of file descriptors, say) back off exponentially.
 //! 2. The TLS handshake runs under its own timeout, before any session slot is taken: an
 //!    unauthenticated or silent client holds only a connection permit, and only that long.
-//! 3. An authenticated client then needs a place among its own sessions
-//!    (`max_sessions_per_client`, counted by [`client_identity`]) and a session slot
-//!    (`max_sessions`), waited for at most `slot_wait`; otherwise it is refused with
-//!    `Reject(Busy)` inside its TLS session and the connection ends.
-//! 4. The session has a deadline, whatever its I/O timeout (which restarts on every byte and so
+//! 3. The client's `Hello` must then arrive whole within the same timeout: a client that
+//!    trickles or stays silent before saying what it wants never waits for a slot.
+//! 4. It then needs a place among its own sessions (`max_sessions_per_client`, counted by
+//!    [`client_identity`]) and a session slot (`max_sessions`), waited for at most
+//!    `slot_wait`; otherwise it is answered `Reject(Busy)` and the connection ends.
+//! 5. The session has a deadline, whatever its I/O timeout (which restarts on every byte and so
 //!    alone cannot stop a client that trickles).
 //!
 //! A connection cut off (deadline, or the end of the shutdown grace period) has its socket
@@ -18,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -141,6 +143,7 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let slots = Arc::new(Slots::new(&options));
+    let open = Arc::new(AtomicUsize::new(0));
     let mut sessions = JoinSet::new();
     let mut backoff = BACKOFF_START;
     tokio::pin!(shutdown);
@@ -170,6 +173,8 @@ pub async fn serve(
             },
         };
         let (acceptor, config, slots) = (acceptor.clone(), config.clone(), slots.clone());
+        let open = open.clone();
+        open.fetch_add(1, Ordering::SeqCst);
         sessions.spawn(async move {
             let _permit = permit;
             match holder_connection(tcp, acceptor, config, options, &slots).await {
@@ -177,6 +182,11 @@ pub async fn serve(
                     tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
                 }
                 Err(e) => tracing::warn!(%peer, error = %e, "session failed"),
+            }
+            if open.fetch_sub(1, Ordering::SeqCst) == 1 {
+                // The last connection ended: hand the memory its sessions freed back to the
+                // system, so an idle holder's footprint returns to its baseline.
+                let _ = tokio::task::spawn_blocking(release_free_memory).await;
             }
         });
     }
@@ -203,6 +213,19 @@ pub async fn serve(
     Ok(())
 }
 
+/// Returns the allocator's free memory to the operating system (glibc keeps what many
+/// threads freed in per-thread arenas otherwise). The one `unsafe` of the workspace: a call
+/// into the C library that takes no arguments that could be wrong.
+#[allow(unsafe_code)]
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages of the allocator's own heaps; it takes no
+    // pointers and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Shuts the socket down when dropped: whether the connection's task ends, hits its deadline
 /// or is cancelled at shutdown, the blocking session thread's next read or write fails at once
 /// and the thread ends, instead of lingering until an I/O timeout.
@@ -224,11 +247,29 @@ async fn holder_connection(
     use std::os::fd::AsFd;
     let _cut_off = CutOff(std::net::TcpStream::from(tcp.as_fd().try_clone_to_owned()?));
     let timeouts = options.timeouts;
-    let (tls, client) = tokio::time::timeout(timeouts.handshake, handshake(tcp, acceptor))
+    let (mut tls, client) = tokio::time::timeout(timeouts.handshake, handshake(tcp, acceptor))
         .await
         .map_err(|_| handshake_timed_out())??;
+    let hello = match tokio::time::timeout(timeouts.handshake, first_frame(&mut tls)).await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(e)) => {
+            // Told as the session itself would tell it: an oversized frame is Malformed.
+            if let NetError::Protocol(code) = &e
+                && let Some(code) = code.notice()
+            {
+                refuse(tls, Message::Abort(code), timeouts).await;
+            }
+            return Err(e);
+        }
+        Err(_) => {
+            return Err(NetError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no Hello within the handshake timeout",
+            )));
+        }
+    };
     let Some(_place) = slots.place(&client) else {
-        refuse_busy(tls, timeouts).await;
+        refuse(tls, Message::Reject(AbortCode::Busy), timeouts).await;
         return Err(NetError::Refused(format!(
             "client {client} already has {} sessions open",
             slots.per_client_limit
@@ -237,7 +278,7 @@ async fn holder_connection(
     let Ok(Ok(_slot)) =
         tokio::time::timeout(options.slot_wait, slots.sessions.clone().acquire_owned()).await
     else {
-        refuse_busy(tls, timeouts).await;
+        refuse(tls, Message::Reject(AbortCode::Busy), timeouts).await;
         return Err(NetError::Refused(format!(
             "no session slot free within {} s",
             options.slot_wait.as_secs_f64()
@@ -245,7 +286,7 @@ async fn holder_connection(
     };
     tokio::time::timeout(
         options.session_deadline,
-        holder_session(tls, client, config, timeouts.io),
+        holder_session(tls, hello, client, config, timeouts.io),
     )
     .await
     .map_err(|_| {
@@ -278,33 +319,48 @@ async fn handshake(
     Ok((tls, client))
 }
 
-/// Largest `Hello` read before a refusal; a longer one is not read at all.
-const MAX_REFUSED_HELLO: usize = 64 << 10;
+/// Largest first frame (`Hello`) read before a session slot is taken; a `Hello` is a few
+/// dozen bytes.
+const MAX_HELLO: usize = 64 << 10;
 
-/// Refuses a session with `Reject(Busy)`, as an answer to its `Hello` (read first, so the
-/// client's unread bytes do not turn our close into a reset that loses the answer), all
-/// within the handshake timeout. A client that misbehaves here just loses the answer.
-async fn refuse_busy(mut tls: TlsStream<TcpStream>, timeouts: Timeouts) {
+/// Reads the client's first frame whole (its `Hello`), length prefix included: a client must
+/// say what it wants promptly before it may wait for a slot, so one that trickles or stays
+/// silent holds nothing but its connection permit, and a refusal can answer it (a close with
+/// its bytes unread would reset the connection and lose the answer).
+async fn first_frame(tls: &mut TlsStream<TcpStream>) -> Result<Vec<u8>> {
+    let len = tls.read_u32_le().await? as usize;
+    if len > MAX_HELLO {
+        return Err(NetError::Protocol(
+            privface_protocol::ProtocolError::FrameTooLarge(len, MAX_HELLO),
+        ));
+    }
+    let mut frame = vec![0; 4 + len];
+    frame[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    tls.read_exact(&mut frame[4..]).await?;
+    Ok(frame)
+}
+
+/// Ends a connection with one message (`Reject(Busy)`, or an `Abort` for a bad first frame),
+/// within the handshake timeout; a client that does not read it just loses the answer.
+async fn refuse(mut tls: TlsStream<TcpStream>, answer: Message, timeouts: Timeouts) {
     let answer = async {
-        let len = tls.read_u32_le().await? as usize;
-        if len <= MAX_REFUSED_HELLO {
-            let mut hello = vec![0; len];
-            tls.read_exact(&mut hello).await?;
-        }
-        let frame = privface_protocol::encode_frame(&Message::Reject(AbortCode::Busy));
+        let frame = privface_protocol::encode_frame(&answer);
         tls.write_all(&frame).await?;
         tls.shutdown().await
     };
     let _ = tokio::time::timeout(timeouts.handshake, answer).await;
 }
 
+/// The session proper, its `Hello` (`first`) already read.
 async fn holder_session(
     tls: TlsStream<TcpStream>,
+    first: Vec<u8>,
     client: String,
     config: Arc<HolderConfig>,
     io: Duration,
 ) -> Result<HolderReport> {
-    let (mut reader, mut writer) = bridged(timed(tls, io));
+    let (reader, mut writer) = bridged(timed(tls, io));
+    let mut reader = std::io::Read::chain(std::io::Cursor::new(first), reader);
     tokio::task::spawn_blocking(move || {
         let report = run_holder(
             &mut reader,

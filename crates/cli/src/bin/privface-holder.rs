@@ -136,6 +136,10 @@ enum Command {
         budget: BudgetLimit,
         #[command(flatten)]
         limits: ServeLimits,
+        /// Score blocks per round (1 to 4096): the HE of the next round runs while this one
+        /// is garbled.
+        #[arg(long, default_value_t = privface_protocol::DEFAULT_ROUND_BLOCKS)]
+        round_blocks: usize,
         /// Where the result may go (comma-separated); a verifier asking for another is refused.
         #[arg(
             long,
@@ -348,6 +352,7 @@ fn main() -> Result<()> {
             insecure_toy_params,
             budget,
             limits,
+            round_blocks,
             allow_output,
             crl,
             precision,
@@ -372,6 +377,7 @@ fn main() -> Result<()> {
                 Arc::new(SqliteLedger(Ledger::open(&db, budget.0)?)),
             );
             config.allow_insecure = insecure_toy_params;
+            config.round_blocks = round_blocks;
             if !(0.0..1.0).contains(&precision) {
                 anyhow::bail!("--precision must be a cosine tolerance in [0, 1)");
             }
@@ -393,7 +399,12 @@ fn main() -> Result<()> {
                 })
                 .collect();
             let config = Arc::new(config);
-            let rt = tokio::runtime::Runtime::new()?;
+            // Idle blocking threads (one per finished session) exit after 2 s, so the thread
+            // count follows the load down.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_keep_alive(std::time::Duration::from_secs(2))
+                .build()?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
                 eprintln!(
