@@ -20,7 +20,7 @@ mod readers;
 
 pub use ledger::{AuditEntry, ClientUsage, Ledger, QueryEntry};
 
-pub use readers::{read_csv, read_jsonl, read_npy};
+pub use readers::{parse_csv, parse_jsonl, parse_npy, read_csv, read_jsonl, read_npy};
 
 /// Schema version stored in `meta`.
 pub const SCHEMA_VERSION: i64 = 1;

@@ -13,9 +13,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-fn format_err(path: &Path, reason: impl Into<String>) -> GalleryError {
+fn format_err(path: &str, reason: impl Into<String>) -> GalleryError {
     GalleryError::Format {
-        path: path.display().to_string(),
+        path: path.to_owned(),
         reason: reason.into(),
     }
 }
@@ -23,7 +23,12 @@ fn format_err(path: &Path, reason: impl Into<String>) -> GalleryError {
 /// Reads a `.npy` float32 matrix (little-endian `<f4`, C order, shape (n, d)) and an id list
 /// (one id per line, n lines) into records; labels are empty.
 pub fn read_npy(npy: &Path, ids: &Path) -> Result<Vec<Record>> {
-    let bytes = read(npy)?;
+    let (npy_name, ids_name) = (npy.display().to_string(), ids.display().to_string());
+    parse_npy(&npy_name, &read(npy)?, &ids_name, &read(ids)?)
+}
+
+/// [`read_npy`] on bytes already read; the names are for error messages.
+pub fn parse_npy(npy: &str, bytes: &[u8], ids: &str, id_bytes: &[u8]) -> Result<Vec<Record>> {
     let bad = |why: &str| format_err(npy, why);
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not an .npy file"));
@@ -73,7 +78,7 @@ pub fn read_npy(npy: &Path, ids: &Path) -> Result<Vec<Record>> {
             data.len()
         )));
     }
-    let ids_text = String::from_utf8(read(ids)?).map_err(|_| format_err(ids, "not UTF-8"))?;
+    let ids_text = std::str::from_utf8(id_bytes).map_err(|_| format_err(ids, "not UTF-8"))?;
     let id_list: Vec<&str> = ids_text
         .lines()
         .map(str::trim)
@@ -102,7 +107,12 @@ pub fn read_npy(npy: &Path, ids: &Path) -> Result<Vec<Record>> {
 /// Reads CSV records: `id,label,v0,…,v(d−1)` per line (no quoting; a first line starting with
 /// `id,` is a header and skipped).
 pub fn read_csv(path: &Path) -> Result<Vec<Record>> {
-    let text = String::from_utf8(read(path)?).map_err(|_| format_err(path, "not UTF-8"))?;
+    parse_csv(&path.display().to_string(), &read(path)?)
+}
+
+/// [`read_csv`] on bytes already read; the name is for error messages.
+pub fn parse_csv(path: &str, bytes: &[u8]) -> Result<Vec<Record>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| format_err(path, "not UTF-8"))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() || (i == 0 && line.starts_with("id,")) {
@@ -141,7 +151,12 @@ struct JsonRecord {
 
 /// Reads JSON-lines records: `{"id": …, "label": …, "embedding": […]}` per line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Record>> {
-    let text = String::from_utf8(read(path)?).map_err(|_| format_err(path, "not UTF-8"))?;
+    parse_jsonl(&path.display().to_string(), &read(path)?)
+}
+
+/// [`read_jsonl`] on bytes already read; the name is for error messages.
+pub fn parse_jsonl(path: &str, bytes: &[u8]) -> Result<Vec<Record>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| format_err(path, "not UTF-8"))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
