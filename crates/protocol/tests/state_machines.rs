@@ -485,6 +485,24 @@ fn a_verifier_refuses_a_threshold_outside_one_to_the_score_bound() {
     }
 }
 
+/// From the message fuzz target: a NaN scale decodes (postcard carries any f32); the verifier
+/// must refuse it, and every other scale that is not finite and positive, before it encrypts
+/// (`Quantiser::with_scale` does; the share-width check behind it would too).
+#[test]
+fn a_verifier_refuses_a_quantisation_scale_that_is_not_finite_and_positive() {
+    let f = fixture(20, 16, 20, 1);
+    for scale in [f32::NAN, f32::INFINITY, -1.0, 0.0] {
+        let (_, mut verifier, m) = until(&f, "Accept", false);
+        let Message::Accept(mut accept) = m else {
+            unreachable!()
+        };
+        accept.quant_scale = scale;
+        let decoded = Message::decode(&Message::Accept(accept).encode()).unwrap();
+        let err = verifier.receive(decoded).unwrap_err();
+        assert!(err.notice().is_some(), "scale {scale}: {err:?}");
+    }
+}
+
 #[test]
 fn an_output_the_holder_does_not_allow_is_refused_before_anything_is_charged() {
     let f = Fixture::builder(ParameterSet::toy(), 16, 20)
