@@ -12,6 +12,7 @@ pub use procstat::{ProcStatus, peak_rss_mb};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use privface_gallery::Gallery;
@@ -30,26 +31,53 @@ pub fn parameter_set(name: &str, insecure_ok: bool) -> Result<ParameterSet> {
     Ok(p)
 }
 
-/// Loads the SQLite gallery and packs it for serving (with a progress spinner on a terminal).
+/// Loads the SQLite gallery and packs it for serving, with a progress bar (blocks, rate, ETA)
+/// on a terminal.
 pub fn load_gallery(db: &Path, params: &ParameterSet) -> Result<Arc<HolderGallery>> {
     let g = Gallery::open(db).with_context(|| format!("opening gallery {}", db.display()))?;
     let rows = g.load_quantised()?;
     let n = rows.len();
-    let bar = if std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new_spinner();
-        b.set_message(format!("packing {n} identities into the NTT domain"));
-        b.enable_steady_tick(std::time::Duration::from_millis(120));
-        Some(b)
-    } else {
-        None
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} blocks, {per_sec}, ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b.set_message(format!("packing {n} identities"));
+        b
+    });
+    // The packing threads only count; one thread of ours draws (indicatif is not called from
+    // the thread pool).
+    let (done, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let finished = AtomicBool::new(false);
+    let progress = |d: usize, t: usize| {
+        done.fetch_max(d, Ordering::Relaxed);
+        total.store(t, Ordering::Relaxed);
     };
-    let packed = HolderGallery::from_rows(
-        params,
-        rows.dimension,
-        rows.ids,
-        rows.rows,
-        GalleryMode::Pretransformed,
-    )?;
+    let packed = std::thread::scope(|scope| {
+        if let Some(b) = &bar {
+            scope.spawn(|| {
+                while !finished.load(Ordering::Relaxed) {
+                    b.set_length(total.load(Ordering::Relaxed) as u64);
+                    b.set_position(done.load(Ordering::Relaxed) as u64);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
+        }
+        let packed = HolderGallery::from_rows_with_progress(
+            params,
+            rows.dimension,
+            rows.ids,
+            rows.rows,
+            GalleryMode::Pretransformed,
+            &progress,
+        );
+        finished.store(true, Ordering::Relaxed);
+        packed
+    })?;
     if let Some(b) = bar {
         b.finish_with_message(format!("packed {n} identities"));
     }

@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::{CryptoRng, Rng};
 use rayon::prelude::*;
@@ -55,6 +56,21 @@ impl PackedGallery {
     /// [`HeError::WrongDimension`] when `rows` is not a whole number of d-vectors, and
     /// [`HeError::Malformed`] for a −128 component.
     pub fn new(layout: Layout, rows: impl Into<Arc<[i8]>>, mode: GalleryMode) -> Result<Self> {
+        Self::with_progress(layout, rows, mode, &|_, _| {})
+    }
+
+    /// [`PackedGallery::new`], calling `progress(done, total)` as blocks are transformed (from
+    /// any of the packing threads, `done` counting up to `total`; once with `total` for
+    /// `OnTheFly`, which transforms nothing now).
+    ///
+    /// # Errors
+    /// As [`PackedGallery::new`].
+    pub fn with_progress(
+        layout: Layout,
+        rows: impl Into<Arc<[i8]>>,
+        mode: GalleryMode,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Self> {
         let rows: Arc<[i8]> = rows.into();
         let d = layout.dimension();
         if !rows.len().is_multiple_of(d) {
@@ -67,13 +83,22 @@ impl PackedGallery {
             check_quantised(row, d)?;
         }
         let len = rows.len() / d;
+        let total = layout.block_count(len);
         let storage = match mode {
-            GalleryMode::OnTheFly => Storage::Rows(rows),
+            GalleryMode::OnTheFly => {
+                progress(total, total);
+                Storage::Rows(rows)
+            }
             GalleryMode::Pretransformed => {
                 let ntt = RnsNtt::get(layout.polynomial_size());
-                let blocks = (0..layout.block_count(len))
+                let done = AtomicUsize::new(0);
+                let blocks = (0..total)
                     .into_par_iter()
-                    .map(|b| transform_block(&layout, &ntt, block_rows(&layout, &rows, len, b)))
+                    .map(|b| {
+                        let t = transform_block(&layout, &ntt, block_rows(&layout, &rows, len, b));
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                        t
+                    })
                     .collect();
                 Storage::Transformed(blocks)
             }

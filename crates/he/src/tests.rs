@@ -159,6 +159,29 @@ fn responses_are_reproducible_from_the_seed() {
 }
 
 #[test]
+fn packing_reports_every_block_once_and_ends_at_the_total() {
+    use std::sync::Mutex;
+    let params = ParameterSet::toy();
+    let layout = Layout::new(&params, 16, 2).unwrap();
+    let rows = random_rows(&mut ChaCha20Rng::seed_from_u64(6), 700, 16);
+    let total = layout.block_count(700);
+    assert!(total > 2, "{total} blocks");
+    for mode in [GalleryMode::Pretransformed, GalleryMode::OnTheFly] {
+        let calls = Mutex::new(Vec::new());
+        let record = |done: usize, all: usize| calls.lock().unwrap().push((done, all));
+        PackedGallery::with_progress(layout, rows.clone(), mode, &record).unwrap();
+        let mut calls = calls.into_inner().unwrap();
+        assert!(calls.iter().all(|&(_, all)| all == total), "{calls:?}");
+        calls.sort();
+        let done: Vec<usize> = calls.iter().map(|&(d, _)| d).collect();
+        match mode {
+            GalleryMode::Pretransformed => assert_eq!(done, (1..=total).collect::<Vec<_>>()),
+            GalleryMode::OnTheFly => assert_eq!(done, [total]),
+        }
+    }
+}
+
+#[test]
 fn query_ciphertexts_decrypt_with_tfhe() {
     use tfhe::core_crypto::prelude::*;
     let params = ParameterSet::default_128();

@@ -56,8 +56,21 @@ impl HolderGallery {
         params: &ParameterSet,
         dimension: usize,
         ids: Vec<String>,
+        rows: Vec<i8>,
+        mode: GalleryMode,
+    ) -> Result<Self> {
+        Self::from_rows_with_progress(params, dimension, ids, rows, mode, &|_, _| {})
+    }
+
+    /// [`HolderGallery::from_rows`], reporting packing progress in blocks as
+    /// [`PackedGallery::with_progress`] does.
+    pub fn from_rows_with_progress(
+        params: &ParameterSet,
+        dimension: usize,
+        ids: Vec<String>,
         mut rows: Vec<i8>,
         mode: GalleryMode,
+        progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Self> {
         let quantiser = Quantiser::for_dimension(dimension)?;
         if rows.len() != ids.len() * dimension {
@@ -93,7 +106,7 @@ impl HolderGallery {
             ShareBits(quantiser.share_bits()),
         )?;
         let layout = Layout::new(params, dimension, g)?;
-        let packed = PackedGallery::new(layout, rows.clone(), mode)?;
+        let packed = PackedGallery::with_progress(layout, rows.clone(), mode, progress)?;
         Ok(Self {
             params: params.clone(),
             quantiser,
