@@ -19,6 +19,8 @@ struct Row {
     g: usize,
     n: usize,
     he_us_1core: f64,
+    /// One core, the per-query transform excluded.
+    response_us_1core: f64,
     he_us_all: f64,
     query_ms_1core: f64,
     plain_us: f64,
@@ -64,12 +66,14 @@ fn measure(params: &ParameterSet, d: usize, g: usize, n: usize, reps: usize) -> 
     };
     let all = rayon::current_num_threads();
     let mut one_core = Vec::new();
+    let mut response_part = Vec::new();
     let mut query_part = Vec::new();
     let mut all_cores = Vec::new();
     let mut down = 0;
     for _ in 0..reps {
         let (t, q, dn) = online(1, &mut rng);
         one_core.push(t);
+        response_part.push(t - q);
         query_part.push(q);
         down = dn;
         all_cores.push(online(all, &mut rng).0);
@@ -86,6 +90,7 @@ fn measure(params: &ParameterSet, d: usize, g: usize, n: usize, reps: usize) -> 
         g,
         n,
         he_us_1core: median(one_core) * 1e6 / n as f64,
+        response_us_1core: median(response_part) * 1e6 / n as f64,
         he_us_all: median(all_cores) * 1e6 / n as f64,
         query_ms_1core: median(query_part) * 1e3,
         plain_us: median(plain_runs) * 1e6 / n as f64,
@@ -106,10 +111,11 @@ fn main() {
         rayon::current_num_threads()
     );
     println!(
-        "{:>4} {:>4} {:>10} {:>10} {:>10} {:>10} {:>8} {:>12} {:>10} {:>10}",
+        "{:>4} {:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>12} {:>10} {:>10}",
         "d",
         "g",
         "us/v 1core",
+        "resp us/v",
         "us/v all",
         "query ms",
         "plain us/v",
@@ -123,10 +129,11 @@ fn main() {
         for g in [1usize, 2, 4, 8, d] {
             let r = measure(&params, d, g, n, reps);
             println!(
-                "{:>4} {:>4} {:>10.3} {:>10.3} {:>10.1} {:>10.4} {:>8.1} {:>12} {:>10.1} {:>10.0}",
+                "{:>4} {:>4} {:>10.3} {:>10.3} {:>10.3} {:>10.1} {:>10.4} {:>8.1} {:>12} {:>10.1} {:>10.0}",
                 r.d,
                 r.g,
                 r.he_us_1core,
+                r.response_us_1core,
                 r.he_us_all,
                 r.query_ms_1core,
                 r.plain_us,
@@ -140,8 +147,10 @@ fn main() {
     }
     let r = &rows[0];
     println!(
-        "{{\"he_us_per_vector_1core\":{:.4},\"he_us_per_vector_all_cores\":{:.4},\"plain_us_per_vector\":{:.5},\"ratio_he_to_plain\":{:.2},\"bytes_up_per_query\":{},\"bytes_down_per_vector\":{:.2},\"memory_bytes_per_vector\":{:.0},\"query_transform_ms\":{:.1},\"d\":{},\"g\":{},\"n\":{}}}",
+        "{{\"he_us_per_vector_1core\":{:.4},\"response_us_per_vector_1core\":{:.4},\"ratio_response_to_plain\":{:.2},\"he_us_per_vector_all_cores\":{:.4},\"plain_us_per_vector\":{:.5},\"ratio_he_to_plain\":{:.2},\"bytes_up_per_query\":{},\"bytes_down_per_vector\":{:.2},\"memory_bytes_per_vector\":{:.0},\"query_transform_ms\":{:.1},\"d\":{},\"g\":{},\"n\":{}}}",
         r.he_us_1core,
+        r.response_us_1core,
+        r.response_us_1core / r.plain_us,
         r.he_us_all,
         r.plain_us,
         r.he_us_1core / r.plain_us,
