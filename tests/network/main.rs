@@ -241,14 +241,7 @@ async fn a_peer_vanishing_mid_garbling_does_not_disturb_the_holder() {
     // One connection at a time: the vanished session's slot must come back promptly.
     let h = start_holder(ParameterSet::toy(), 64, 2000, None, 1).await;
     let mut s = h.raw_tls().await;
-    let mut session = VerifierSession::new(
-        h.fixture.verifier_config(),
-        &h.genuine(3),
-        Mode::Identify,
-        OutputTo::Verifier,
-        ChaCha20Rng::seed_from_u64(5),
-    )
-    .unwrap();
+    let mut session = h.verifier_session(3, 5);
     let mut outgoing = session.start().unwrap();
     let mut seen = Vec::new();
     // Play the verifier until the first garbled tables arrive, then vanish without a word.

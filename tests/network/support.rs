@@ -154,6 +154,19 @@ impl Holder {
             .unwrap()
     }
 
+    /// A verifier session identifying genuine probe `i`, with generator seed `seed`, to be
+    /// played by hand over [`Holder::raw_tls`].
+    pub fn verifier_session(&self, i: usize, seed: u64) -> VerifierSession<ChaCha20Rng> {
+        VerifierSession::new(
+            self.fixture.verifier_config(),
+            &self.genuine(i),
+            Mode::Identify,
+            OutputTo::Verifier,
+            ChaCha20Rng::seed_from_u64(seed),
+        )
+        .unwrap()
+    }
+
     /// An authenticated session that has said Hello and been accepted, then stalls: it holds
     /// a place among its client's sessions and a session slot until dropped.
     pub async fn stalled_session(
@@ -166,15 +179,7 @@ impl Holder {
             .connect(name, tcp)
             .await
             .unwrap();
-        let mut session = VerifierSession::new(
-            self.fixture.verifier_config(),
-            &self.genuine(0),
-            Mode::Identify,
-            OutputTo::Verifier,
-            ChaCha20Rng::seed_from_u64(9),
-        )
-        .unwrap();
-        for m in session.start().unwrap() {
+        for m in self.verifier_session(0, 9).start().unwrap() {
             s.write_all(&encode_frame(&m)).await.unwrap();
         }
         s.flush().await.unwrap();

@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,7 +142,6 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let slots = Arc::new(Slots::new(&options));
-    let open = Arc::new(AtomicUsize::new(0));
     let mut sessions = JoinSet::new();
     let mut backoff = BACKOFF_START;
     tokio::pin!(shutdown);
@@ -173,19 +171,19 @@ pub async fn serve(
             },
         };
         let (acceptor, config, slots) = (acceptor.clone(), config.clone(), slots.clone());
-        let open = open.clone();
-        open.fetch_add(1, Ordering::SeqCst);
+        let (permits, all) = (permits.clone(), options.max_connections.max(1));
         sessions.spawn(async move {
-            let _permit = permit;
             match holder_connection(tcp, acceptor, config, options, &slots).await {
                 Ok(report) => {
                     tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
                 }
                 Err(e) => tracing::warn!(%peer, error = %e, "session failed"),
             }
-            if open.fetch_sub(1, Ordering::SeqCst) == 1 {
-                // The last connection ended: hand the memory its sessions freed back to the
-                // system, so an idle holder's footprint returns to its baseline.
+            drop(permit);
+            // No other connection open (the accept loop holds one permit while it waits): hand
+            // the memory the sessions freed back to the system, so an idle holder's footprint
+            // returns to its baseline.
+            if permits.available_permits() + 1 >= all {
                 let _ = tokio::task::spawn_blocking(release_free_memory).await;
             }
         });

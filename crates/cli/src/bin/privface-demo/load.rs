@@ -31,14 +31,23 @@ mod clients;
 use clients::{client, honest_once};
 
 /// What the load run is asked to do.
+#[derive(clap::Args)]
 pub(super) struct LoadPlan {
+    /// Clients at once, each with its own certificate.
+    #[arg(long, default_value_t = 64)]
     pub clients: usize,
+    /// How long the load lasts.
+    #[arg(long, default_value_t = 60)]
     pub seconds: u64,
+    #[arg(long, default_value_t = 4000)]
     pub gallery_size: usize,
+    #[arg(long, default_value_t = 128)]
     pub dim: usize,
-    /// The holder binary (default: `privface-holder` beside this one).
+    /// The holder binary (default: privface-holder beside this one).
+    #[arg(long)]
     pub holder: Option<PathBuf>,
-    /// The holder's session deadline, seconds: what ends a trickler.
+    /// The holder's --session-deadline, seconds (what ends a trickler).
+    #[arg(long, default_value_t = 10)]
     pub session_deadline: u64,
 }
 

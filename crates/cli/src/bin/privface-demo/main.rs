@@ -63,22 +63,7 @@ enum Command {
     /// A load test: one `privface-holder serve` process against many honest and hostile
     /// clients at once; checks every honest bit and that the holder's threads and memory come
     /// back down; ends with one JSON line.
-    Load {
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
-        #[arg(long, default_value_t = 4000)]
-        gallery_size: usize,
-        #[arg(long, default_value_t = 128)]
-        dim: usize,
-        /// The holder binary (default: privface-holder beside this one).
-        #[arg(long)]
-        holder: Option<PathBuf>,
-        /// The holder's --session-deadline, seconds (what ends a trickler).
-        #[arg(long, default_value_t = 10)]
-        session_deadline: u64,
-    },
+    Load(load::LoadPlan),
     /// (internal) The verifier in its own process, so its memory is measured apart.
     #[command(hide = true)]
     VerifierChild {
@@ -314,21 +299,7 @@ fn main() -> ExitCode {
             dim,
             precision,
         }) => bench(gallery_size, dim, precision).map(|_| true),
-        Some(Command::Load {
-            clients,
-            seconds,
-            gallery_size,
-            dim,
-            holder,
-            session_deadline,
-        }) => load::load(load::LoadPlan {
-            clients,
-            seconds,
-            gallery_size,
-            dim,
-            holder,
-            session_deadline,
-        }),
+        Some(Command::Load(plan)) => load::load(plan),
         Some(Command::VerifierChild {
             connect,
             dir,
