@@ -25,7 +25,7 @@ struct Setup {
 }
 
 fn setup(d: usize, g: usize) -> Setup {
-    let params = ParameterSet::default_128();
+    let params = ParameterSet::default_64();
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let layout = Layout::new(&params, d, g).expect("layout");
     // Eight blocks, so the grouped kernel reads the query once for all of them.

@@ -1,8 +1,11 @@
-//! `cargo run --release --example he-bench -- [--quick]`
+//! `cargo run --release --example he-bench -- [--quick] [--params default|q128]`
 //!
 //! Holder online cost of the HE step per gallery vector, on one core and on all cores, next to
 //! the plaintext i8 dot-product floor measured in the same run; bytes up per query, bytes down
-//! per vector, memory per gallery vector. The last line is one JSON object (d = 512, g = 1).
+//! per vector, memory per gallery vector; for both parameter sets (or the one named), both
+//! gallery modes at g = 1 and the pretransformed mode at other g. Gallery rows are quantised
+//! random embeddings (the rows a holder serves). The last line is one JSON object: the first
+//! set, d = 512, g = 1, pretransformed.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -15,6 +18,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 struct Row {
+    set: String,
+    mode: GalleryMode,
     d: usize,
     g: usize,
     n: usize,
@@ -34,14 +39,30 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn measure(params: &ParameterSet, d: usize, g: usize, n: usize, reps: usize) -> Row {
+/// `n` quantised embeddings of dimension d with independent uniform components.
+fn quantised(rng: &mut ChaCha20Rng, n: usize, d: usize) -> Vec<i8> {
+    let q = Quantiser::for_dimension(d).expect("benchmarked dimensions have a quantiser");
+    (0..n)
+        .flat_map(|_| {
+            let e: Vec<f32> = (0..d).map(|_| rng.random::<f32>() - 0.5).collect();
+            q.quantise(&e).expect("finite, non-zero")
+        })
+        .collect()
+}
+
+fn measure(
+    params: &ParameterSet,
+    mode: GalleryMode,
+    (d, g): (usize, usize),
+    n: usize,
+    reps: usize,
+) -> Row {
     let mut rng = ChaCha20Rng::seed_from_u64(42);
-    let rows: Vec<i8> = (0..n * d).map(|_| rng.random_range(-127..=127)).collect();
-    let probe: Vec<i8> = (0..d).map(|_| rng.random_range(-127..=127)).collect();
+    let rows = quantised(&mut rng, n, d);
+    let probe = quantised(&mut rng, 1, d);
     let layout = Layout::new(params, d, g).expect("layout");
     let shape = SessionShape::new(params, layout, session_share_bits(d)).expect("shape");
-    let gallery =
-        PackedGallery::new(layout, rows.clone(), GalleryMode::Pretransformed).expect("gallery");
+    let gallery = PackedGallery::new(layout, rows.clone(), mode).expect("gallery");
     let key = VerifierKey::generate(params, &mut rng);
     let query = key.encrypt_query(&shape, &probe, &mut rng).expect("query");
     let bytes_up = query.encode(params).len();
@@ -86,6 +107,8 @@ fn measure(params: &ParameterSet, d: usize, g: usize, n: usize, reps: usize) -> 
         })
         .collect();
     Row {
+        set: params.name().to_owned(),
+        mode,
         d,
         g,
         n,
@@ -101,17 +124,25 @@ fn measure(params: &ParameterSet, d: usize, g: usize, n: usize, reps: usize) -> 
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let params = ParameterSet::default_128();
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let sets: Vec<ParameterSet> = match args.iter().position(|a| a == "--params") {
+        Some(i) => vec![
+            ParameterSet::by_name(args.get(i + 1).map_or("", String::as_str))
+                .expect("--params names a parameter set"),
+        ],
+        None => vec![ParameterSet::default_64(), ParameterSet::q128()],
+    };
     let (n, reps) = if quick { (16_384, 1) } else { (65_536, 3) };
     println!(
-        "privface HE bench: parameter set `{}`, N = {}, n = {n} gallery vectors, {} threads, medians of {reps}",
-        params.name(),
-        params.n(),
+        "privface HE bench: N = {}, n = {n} gallery vectors, {} threads, medians of {reps}",
+        sets[0].n(),
         rayon::current_num_threads()
     );
     println!(
-        "{:>4} {:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>12} {:>10} {:>10}",
+        "{:>7} {:>6} {:>4} {:>4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>12} {:>10} {:>10}",
+        "set",
+        "mode",
         "d",
         "g",
         "us/v 1core",
@@ -125,29 +156,40 @@ fn main() {
         "mem B/v"
     );
     let mut rows = Vec::new();
-    for d in [512usize, 128] {
-        for g in [1usize, 2, 4, 8, d] {
-            let r = measure(&params, d, g, n, reps);
-            println!(
-                "{:>4} {:>4} {:>10.3} {:>10.3} {:>10.3} {:>10.1} {:>10.4} {:>8.1} {:>12} {:>10.1} {:>10.0}",
-                r.d,
-                r.g,
-                r.he_us_1core,
-                r.response_us_1core,
-                r.he_us_all,
-                r.query_ms_1core,
-                r.plain_us,
-                r.he_us_1core / r.plain_us,
-                r.bytes_up,
-                r.bytes_down_per_vector,
-                r.memory_per_vector
-            );
-            rows.push(r);
+    for params in &sets {
+        for d in [512usize, 128] {
+            let shapes = [(GalleryMode::Pretransformed, 1), (GalleryMode::OnTheFly, 1)]
+                .into_iter()
+                .chain([2usize, 4, 8, d].map(|g| (GalleryMode::Pretransformed, g)));
+            for (mode, g) in shapes {
+                let r = measure(params, mode, (d, g), n, reps);
+                println!(
+                    "{:>7} {:>6} {:>4} {:>4} {:>10.3} {:>10.3} {:>10.3} {:>10.1} {:>10.4} {:>8.1} {:>12} {:>10.1} {:>10.0}",
+                    r.set,
+                    match r.mode {
+                        GalleryMode::Pretransformed => "memory",
+                        GalleryMode::OnTheFly => "stream",
+                    },
+                    r.d,
+                    r.g,
+                    r.he_us_1core,
+                    r.response_us_1core,
+                    r.he_us_all,
+                    r.query_ms_1core,
+                    r.plain_us,
+                    r.he_us_1core / r.plain_us,
+                    r.bytes_up,
+                    r.bytes_down_per_vector,
+                    r.memory_per_vector
+                );
+                rows.push(r);
+            }
         }
     }
     let r = &rows[0];
     println!(
-        "{{\"he_us_per_vector_1core\":{:.4},\"response_us_per_vector_1core\":{:.4},\"ratio_response_to_plain\":{:.2},\"he_us_per_vector_all_cores\":{:.4},\"plain_us_per_vector\":{:.5},\"ratio_he_to_plain\":{:.2},\"bytes_up_per_query\":{},\"bytes_down_per_vector\":{:.2},\"memory_bytes_per_vector\":{:.0},\"query_transform_ms\":{:.1},\"d\":{},\"g\":{},\"n\":{}}}",
+        "{{\"params\":\"{}\",\"he_us_per_vector_1core\":{:.4},\"response_us_per_vector_1core\":{:.4},\"ratio_response_to_plain\":{:.2},\"he_us_per_vector_all_cores\":{:.4},\"plain_us_per_vector\":{:.5},\"ratio_he_to_plain\":{:.2},\"bytes_up_per_query\":{},\"bytes_down_per_vector\":{:.2},\"memory_bytes_per_vector\":{:.0},\"query_transform_ms\":{:.1},\"d\":{},\"g\":{},\"n\":{}}}",
+        r.set,
         r.he_us_1core,
         r.response_us_1core,
         r.response_us_1core / r.plain_us,

@@ -38,7 +38,7 @@ fn arg(name: &str, default: usize) -> usize {
 fn main() -> ExitCode {
     let n = arg("--gallery-size", 10_000);
     let d = arg("--dim", 512);
-    let params = ParameterSet::default_128();
+    let params = ParameterSet::default_64();
     let mut rng = ChaCha20Rng::from_os_rng();
     let quantiser = Quantiser::for_dimension(d).expect("dimension");
     let k = quantiser.share_bits();

@@ -78,8 +78,8 @@ fn run(params: &ParameterSet, d: usize, n: usize, seed: u64) {
 fn float_embeddings_give_exact_scores_and_decisions() {
     run(&ParameterSet::toy(), 128, 1000, 1);
     run(&ParameterSet::toy(), 512, 77, 2);
-    run(&ParameterSet::default_128(), 512, 9000, 3);
-    run(&ParameterSet::default_128(), 128, 1, 4);
+    run(&ParameterSet::default_64(), 512, 9000, 3);
+    run(&ParameterSet::default_64(), 128, 1, 4);
 }
 
 #[test]

@@ -52,7 +52,7 @@ async fn identification_and_verification_over_tls_for_several_gallery_sizes() {
         assert_eq!(h.query(impostor, claim).await.unwrap(), Some(false));
     }
     // The real parameter set, once.
-    let h = start_holder(ParameterSet::default_128(), 512, 500, None, 32).await;
+    let h = start_holder(ParameterSet::default_64(), 512, 500, None, 32).await;
     assert_eq!(
         h.query(h.genuine(17), Mode::Identify).await.unwrap(),
         Some(true)

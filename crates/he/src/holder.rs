@@ -13,7 +13,7 @@ use crate::HolderBlock;
 use crate::error::{HeError, Result};
 use crate::layout::Layout;
 use crate::masking::{Masker, ResponseOptions};
-use crate::ntt::{Accumulate, RnsNtt, scatter_tiles};
+use crate::ntt::{Accumulate, Rns, RnsNtt, scatter_chunks, scatter_tiles};
 use crate::params::ParameterSet;
 use crate::quantise::check_quantised;
 use crate::{Query, ResponseBlock, SessionShape};
@@ -24,8 +24,9 @@ const MAX_GROUP_BLOCKS: usize = 16;
 
 /// The holder's gallery, packed for one layout.
 ///
-/// `Pretransformed` keeps every block's chunk polynomials in the NTT domain (two 64-bit
-/// residues per coefficient: 16·d bytes per vector) and reuses them across queries; `OnTheFly`
+/// `Pretransformed` keeps every block's chunk polynomials in the NTT domain (one 64-bit residue
+/// per coefficient and prime: 8·d bytes per vector under `default`, 16·d under `q128`) and
+/// reuses them across queries; `OnTheFly`
 /// keeps the quantised rows (d bytes per vector) and transforms each block when it is needed,
 /// for galleries that do not fit in memory.
 pub struct PackedGallery {
@@ -54,7 +55,8 @@ impl PackedGallery {
     ///
     /// # Errors
     /// [`HeError::WrongDimension`] when `rows` is not a whole number of d-vectors, and
-    /// [`HeError::Malformed`] for a −128 component.
+    /// [`HeError::Malformed`] for a −128 component or a row whose ℓ1 norm exceeds
+    /// [`Layout::max_row_l1`] (no quantised row does).
     pub fn new(layout: Layout, rows: impl Into<Arc<[i8]>>, mode: GalleryMode) -> Result<Self> {
         Self::with_progress(layout, rows, mode, &|_, _| {})
     }
@@ -79,8 +81,18 @@ impl PackedGallery {
                 actual: rows.len() % d,
             });
         }
-        for row in rows.chunks_exact(d) {
+        for (i, row) in rows.chunks_exact(d).enumerate() {
             check_quantised(row, d)?;
+            let l1: u64 = row.iter().map(|&c| c.unsigned_abs() as u64).sum();
+            if l1 > layout.max_row_l1() {
+                return Err(HeError::Malformed {
+                    object: "gallery row",
+                    reason: format!(
+                        "row {i} has ℓ1 norm {l1}, above the {} this layout keeps exact",
+                        layout.max_row_l1()
+                    ),
+                });
+            }
         }
         let len = rows.len() / d;
         let total = layout.block_count(len);
@@ -91,11 +103,17 @@ impl PackedGallery {
             }
             GalleryMode::Pretransformed => {
                 let ntt = RnsNtt::get(layout.polynomial_size());
+                let primes = layout.rns().primes();
                 let done = AtomicUsize::new(0);
                 let blocks = (0..total)
                     .into_par_iter()
                     .map(|b| {
-                        let t = transform_block(&layout, &ntt, block_rows(&layout, &rows, len, b));
+                        let t = transform_block(
+                            &layout,
+                            primes,
+                            &ntt,
+                            block_rows(&layout, &rows, len, b),
+                        );
                         progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                         t
                     })
@@ -147,6 +165,7 @@ impl PackedGallery {
             Storage::Rows(rows) => {
                 *buf = transform_block(
                     &self.layout,
+                    self.layout.rns().primes(),
                     ntt,
                     block_rows(&self.layout, rows, self.len, b),
                 );
@@ -162,12 +181,13 @@ fn block_rows<'a>(layout: &Layout, rows: &'a [i8], len: usize, b: usize) -> &'a 
     &rows[b * cap * d..((b + 1) * cap).min(len) * d]
 }
 
-/// Transforms the m chunk polynomials of one block into `[tile][chunk][prime][LANES]` residues.
-fn transform_block(layout: &Layout, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
+/// Transforms the m chunk polynomials of one block into `[tile][chunk][prime][LANES]` residues
+/// for the first `primes` primes.
+fn transform_block(layout: &Layout, primes: usize, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
     let (n, m) = (layout.polynomial_size(), layout.chunk_count());
-    let mut out = vec![0u64; m * 2 * n];
+    let mut out = vec![0u64; m * primes * n];
     let mut poly = vec![0i64; n];
-    let mut residues = vec![0u64; 2 * n];
+    let mut residues = vec![0u64; primes * n];
     for c in 0..m {
         layout.gallery_chunk_polynomial(rows, c, &mut poly);
         ntt.forward_signed(|j| poly[j], &mut residues);
@@ -181,11 +201,12 @@ pub struct HolderQuery {
     params: ParameterSet,
     shape: SessionShape,
     gallery_len: usize,
-    /// `[tile][chunk][stream][LANES]` residues; stream = part (mask, body) × limb × prime.
+    /// `[tile][chunk][stream][LANES]` residues; stream = part (mask, body) × digit × prime.
     query: Vec<u64>,
     /// `[tile][stream][LANES]` residues of the public key.
     public_key: Vec<u64>,
     ntt: Arc<RnsNtt>,
+    rns: Rns,
 }
 
 impl HolderQuery {
@@ -212,19 +233,20 @@ impl HolderQuery {
         let layout = &shape.layout;
 
         let n = params.n();
-        let half = params.limb_count() * 2 * n;
+        let rns = params.rns();
+        let half = rns.rows() * n;
         let ntt = RnsNtt::get(n);
-        // Mask limbs then body limbs: `[part][limb][prime][N]`, one contiguous stream set.
+        // Mask digits then body digits: `[part][digit][prime][N]`, one contiguous stream set.
         let transform = |ct: &crate::wire::SeededCiphertext, out: &mut [u64]| {
             let (mask, body) = out.split_at_mut(half);
-            ntt.forward_limbs(&ct.mask(params), params.log_q(), mask);
-            ntt.forward_limbs(&ct.body, params.log_q(), body);
+            ntt.forward_digits(rns, &ct.mask(params), mask);
+            ntt.forward_digits(rns, &ct.body, body);
         };
         let m = layout.chunk_count();
         let mut transformed = vec![0u64; m * 2 * half];
         // Transform a batch of chunks in parallel, then scatter it into the tile-major layout;
         // the batch bounds the temporary memory.
-        const BATCH: usize = 32;
+        const BATCH: usize = 64;
         for (b, batch) in query.chunks.chunks(BATCH).enumerate() {
             let residues: Vec<Vec<u64>> = batch
                 .par_iter()
@@ -234,9 +256,7 @@ impl HolderQuery {
                     out
                 })
                 .collect();
-            for (i, r) in residues.iter().enumerate() {
-                scatter_tiles(r, n, b * BATCH + i, m, &mut transformed);
-            }
+            scatter_chunks(&residues, n, b * BATCH, m, &mut transformed);
         }
         let mut pk = vec![0u64; 2 * half];
         transform(&query.public_key, &mut pk);
@@ -249,6 +269,7 @@ impl HolderQuery {
             query: transformed,
             public_key,
             ntt,
+            rns,
         })
     }
 
@@ -311,14 +332,15 @@ impl HolderQuery {
         options: ResponseOptions,
     ) -> Vec<HolderBlock> {
         let n = self.params.n();
-        let streams = 4 * self.params.limb_count();
+        let primes = self.rns.primes();
+        let streams = 2 * self.rns.rows();
         let mut generators: Vec<_> = group
             .iter()
             .map(|&(_, seed)| RandomGenerator::<DefaultRandomGenerator>::new(Seed(seed)))
             .collect();
         // Re-randomiser u (binary) per block, transformed.
-        let mut u_residues = vec![vec![0u64; 2 * n]; group.len()];
-        let mut residues = vec![0u64; 2 * n];
+        let mut u_residues = vec![vec![0u64; primes * n]; group.len()];
+        let mut residues = vec![0u64; primes * n];
         for (generator, ur) in generators.iter_mut().zip(u_residues.iter_mut()) {
             let mut u = vec![0u64; n];
             generator.fill_slice_with_random_uniform_binary(&mut u);
@@ -340,22 +362,22 @@ impl HolderQuery {
             .map(|((f, u), o)| (*f, u.as_slice(), o.as_mut_slice()))
             .collect();
         let (query, pk) = (&self.query[..], &self.public_key[..]);
-        match streams {
-            4 => Accumulate::<4> {
+        match (streams, primes) {
+            (6, 1) => Accumulate::<6, 1> {
                 query,
                 pk,
                 chunks,
                 blocks,
             }
             .run(),
-            8 => Accumulate::<8> {
+            (8, 2) => Accumulate::<8, 2> {
                 query,
                 pk,
                 chunks,
                 blocks,
             }
             .run(),
-            other => unreachable!("{other} streams: moduli are 2^64 or 2^128"),
+            other => unreachable!("{other:?} (streams, primes): moduli are 2^64 or 2^128"),
         }
         group
             .iter()
@@ -378,13 +400,13 @@ impl HolderQuery {
         options: ResponseOptions,
     ) -> HolderBlock {
         let p = &self.params;
-        let (n, limbs, log_q) = (p.n(), p.limb_count(), p.log_q());
+        let n = p.n();
         let layout = &self.shape.layout;
         let mut mask = vec![0u128; n];
         let mut body = vec![0u128; n];
-        let (mask_acc, body_acc) = acc.split_at_mut(limbs * 2 * n);
-        self.ntt.inverse_limbs(mask_acc, log_q, &mut mask);
-        self.ntt.inverse_limbs(body_acc, log_q, &mut body);
+        let (mask_acc, body_acc) = acc.split_at_mut(self.rns.rows() * n);
+        self.ntt.inverse_digits(self.rns, mask_acc, &mut mask);
+        self.ntt.inverse_digits(self.rns, body_acc, &mut body);
 
         let eta = TUniform::<u128>::new(p.noise_bound_log2);
         let b = options.switch_to.unwrap_or(self.shape.switched_modulus_log);

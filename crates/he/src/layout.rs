@@ -13,7 +13,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HeError, Result};
-use crate::params::{MAX_EXACT_LOG2, ParameterSet};
+use crate::params::ParameterSet;
+use crate::quantise::Quantiser;
 use crate::units::{Dimension, ShareBits, VectorCount};
 
 /// The grouping of one session: dimension d, group size g and ring degree N.
@@ -22,6 +23,10 @@ pub struct Layout {
     dimension: usize,
     group_size: usize,
     polynomial_size: usize,
+    /// log2 Q of the parameter set (the representation of the products follows from it).
+    log_q: u32,
+    /// The largest ℓ1 norm of a gallery row whose products stay exact (spec §6.2).
+    max_row_l1: u64,
 }
 
 impl Layout {
@@ -29,7 +34,8 @@ impl Layout {
     ///
     /// # Errors
     /// [`HeError::InvalidLayout`] when g is not a power of two dividing d and N, or when the
-    /// NTT-domain products could not be kept exact (`d/g` too large for N).
+    /// NTT-domain products could not be kept exact for every row the quantiser of dimension d
+    /// can produce (N/g rows of ℓ1 norm up to √(d·B) per block, spec §6.2).
     pub fn new(params: &ParameterSet, dimension: usize, group_size: usize) -> Result<Self> {
         let n = params.n();
         if dimension == 0 {
@@ -42,16 +48,32 @@ impl Layout {
             )));
         }
         let chunks = dimension / group_size;
-        if params.product_bound_log2(chunks) >= MAX_EXACT_LOG2 || chunks >= crate::ntt::MAX_TERMS {
+        let max_row_l1 = params.exact_row_l1(dimension, group_size);
+        let needed = quantised_l1_bound(dimension);
+        if max_row_l1 < needed || chunks >= crate::ntt::MAX_TERMS {
             return Err(HeError::InvalidLayout(format!(
-                "{chunks} chunks at N = {n} exceed the exact CRT range"
+                "g = {group_size} at d = {dimension}, N = {n}: products exact only for rows of \
+                 ℓ1 norm ≤ {max_row_l1}, quantised rows reach {needed} ({chunks} chunks)"
             )));
         }
         Ok(Self {
             dimension,
             group_size,
             polynomial_size: n,
+            log_q: params.log_q(),
+            max_row_l1,
         })
+    }
+
+    /// How the products of this layout represent values mod Q.
+    pub fn rns(&self) -> crate::ntt::Rns {
+        crate::ntt::Rns::for_modulus(self.log_q)
+    }
+
+    /// The largest ℓ1 norm a gallery row may have in this layout (rows of quantised
+    /// embeddings always fit; [`PackedGallery`](crate::PackedGallery) refuses others).
+    pub fn max_row_l1(&self) -> u64 {
+        self.max_row_l1
     }
 
     /// Embedding dimension d.
@@ -117,6 +139,16 @@ impl Layout {
     }
 }
 
+/// The largest ℓ1 norm of a quantised row of dimension d: ‖ŷ‖₁ ≤ √d·‖ŷ‖₂ ≤ √(d·B) with B the
+/// quantiser's norm bound (127·d for dimensions no quantiser serves).
+pub fn quantised_l1_bound(dimension: usize) -> u64 {
+    let d = dimension as u64;
+    match Quantiser::for_dimension(dimension) {
+        Ok(q) => (d * q.norm_bound()).isqrt().min(127 * d),
+        Err(_) => 127 * d,
+    }
+}
+
 /// Group sizes allowed for dimension d under `params`: powers of two dividing d, from 1 to d,
 /// that keep the products exact.
 pub fn group_sizes(params: &ParameterSet, dimension: usize) -> Vec<usize> {
@@ -179,7 +211,7 @@ mod tests {
 
     #[test]
     fn layout_rejects_bad_groups() {
-        let p = ParameterSet::default_128();
+        let p = ParameterSet::default_64();
         assert!(Layout::new(&p, 512, 3).is_err());
         assert!(Layout::new(&p, 512, 1024).is_err());
         assert!(Layout::new(&p, 96, 64).is_err());
@@ -191,7 +223,7 @@ mod tests {
 
     #[test]
     fn group_sizes_are_the_powers_of_two_up_to_d() {
-        let p = ParameterSet::default_128();
+        let p = ParameterSet::default_64();
         assert_eq!(
             group_sizes(&p, 512),
             vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -201,7 +233,7 @@ mod tests {
 
     #[test]
     fn best_group_size_trades_upload_for_download() {
-        let p = ParameterSet::default_128();
+        let p = ParameterSet::default_64();
         // 1:1 verification: one vector, so one ciphertext up is best.
         assert_eq!(
             best_group_size(&p, Dimension(512), VectorCount(1), ShareBits(21)).unwrap(),

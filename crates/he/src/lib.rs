@@ -52,7 +52,7 @@ mod tests;
 
 pub use error::{HeError, Result};
 pub use holder::{GalleryMode, HolderQuery, PackedGallery};
-pub use layout::{Layout, best_group_size, group_sizes, session_bytes};
+pub use layout::{Layout, best_group_size, group_sizes, quantised_l1_bound, session_bytes};
 pub use params::{ParameterSet, ParameterSpec};
 pub use quantise::{MAX_DROPPED_BITS, Quantiser, coarse_threshold, share_bits_for_dimension};
 pub use units::{Dimension, ShareBits, VectorCount};
@@ -90,9 +90,9 @@ impl SessionShape {
                 "share width {share_bits} not in [2, 32]"
             )));
         }
-        if layout.polynomial_size() != params.n() {
+        if layout.polynomial_size() != params.n() || layout.rns() != params.rns() {
             return Err(HeError::ParameterMismatch(
-                "layout ring degree differs from the parameter set".to_owned(),
+                "layout ring degree or modulus differs from the parameter set".to_owned(),
             ));
         }
         let switched_modulus_log = params.switched_modulus_log(layout.chunk_count(), share_bits)?;
@@ -127,7 +127,10 @@ impl SessionShape {
 
     /// Checks that this shape belongs to `params`.
     pub fn check_params(&self, params: &ParameterSet) -> Result<()> {
-        if self.params_name != params.name || self.layout.polynomial_size() != params.n() {
+        if self.params_name != params.name
+            || self.layout.polynomial_size() != params.n()
+            || self.layout.rns() != params.rns()
+        {
             return Err(HeError::ParameterMismatch(format!(
                 "session uses `{}` (N = {}), got `{}` (N = {})",
                 self.params_name,

@@ -1,14 +1,15 @@
 //! Exact negacyclic products mod 2^q in a residue number system, on tfhe's NTT.
 //!
-//! A polynomial mod 2^q is split into `L = q/64` signed 64-bit limbs. Each limb polynomial and
-//! each small operand (gallery chunk, key, re-randomiser) is reduced modulo the two primes
-//! [`PRIMES`] and transformed with tfhe-ntt's negacyclic NTT. Products are accumulated in the
-//! NTT domain with exact modular arithmetic, inverted once per limb and prime, and the two
-//! residues of each coefficient are joined by the Chinese remainder theorem into the exact
-//! integer, which [`ParameterSet::product_bound_log2`](crate::params::ParameterSet) bounds well
-//! inside (−P/2, P/2), P = p0·p1 ≈ 2^100.8. Exactness is by construction: no floating point.
+//! A polynomial mod 2^q is split into signed digits ([`Rns`]): two 64-bit digits reduced
+//! modulo both primes of [`PRIMES`] for q = 128, or three 22-bit digits reduced modulo the
+//! first prime alone for q ≤ 64. Each digit polynomial and each small operand (gallery chunk,
+//! key, re-randomiser) is transformed with tfhe-ntt's negacyclic NTT. Products are accumulated
+//! in the NTT domain with exact modular arithmetic, inverted once per digit and prime, and the
+//! residues of each coefficient are joined (by the Chinese remainder theorem for two primes)
+//! into the exact integer, which the layout bound of [`ParameterSet`](crate::params::ParameterSet)
+//! keeps inside [`Rns::exact_range`]. Exactness is by construction: no floating point.
 //!
-//! Layouts: a transformed polynomial mod 2^q is `[limb][prime][N]` (u64 residues); a
+//! Layouts: a transformed polynomial mod 2^q is `[digit][prime][N]` (u64 residues); a
 //! transformed small polynomial is `[prime][N]`.
 
 use std::collections::HashMap;
@@ -18,6 +19,10 @@ use tfhe_ntt::fastdiv::Div64;
 use tfhe_ntt::prime64::Plan;
 
 use crate::bits::modulus_mask;
+
+mod kernel;
+
+pub use kernel::{Accumulate, MAX_TERMS};
 
 /// The two NTT primes: the largest primes below 1 501 199 875 790 166 (the bound under which
 /// tfhe-ntt uses its 52-bit IFMA reduction) that are ≡ 1 mod 2^16, so every ring degree up to
@@ -30,9 +35,154 @@ pub const CRT_MODULUS_LOG2: f64 = 100.83;
 /// p0^(−1) mod p1.
 const P0_INV_MOD_P1: u64 = 1_050_837_621_838_099;
 
-/// Number of signed 64-bit limbs of a value mod 2^q.
-pub fn limb_count(log_q: u32) -> usize {
-    log_q.div_ceil(64) as usize
+/// Most digits a value is split into.
+pub const MAX_DIGITS: usize = 3;
+
+/// How values mod 2^q are represented for exact products: `digits()` signed digits of
+/// `digit_bits` bits (the top one narrower when q is not a multiple), each reduced modulo the
+/// first `primes` of [`PRIMES`].
+///
+/// The integer a product sum stands for is recovered exactly when its magnitude is at most
+/// [`Rns::exact_range`]; every digit has magnitude at most 2^[`Rns::digit_log2`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rns {
+    log_q: u32,
+    primes: usize,
+    digit_bits: u32,
+}
+
+impl Rns {
+    /// A representation; `primes` is 1 or 2, `digit_bits` in [2, 64], at most three digits.
+    ///
+    /// # Panics
+    /// On any other combination (the representations are fixed in code).
+    pub const fn new(log_q: u32, primes: usize, digit_bits: u32) -> Self {
+        assert!(primes == 1 || primes == 2, "one or two primes");
+        assert!(digit_bits >= 2 && digit_bits <= 64, "digit width");
+        assert!(log_q >= 2 && log_q <= 128, "modulus width");
+        assert!(
+            log_q.div_ceil(digit_bits) as usize <= MAX_DIGITS,
+            "too many digits"
+        );
+        Self {
+            log_q,
+            primes,
+            digit_bits,
+        }
+    }
+
+    /// The representation of the parameter sets for Q = 2^`log_q`: two primes and 64-bit
+    /// digits above 64 bits, one prime and 22-bit digits otherwise (a gallery transform then
+    /// takes one residue per coefficient instead of two).
+    pub const fn for_modulus(log_q: u32) -> Self {
+        if log_q > 64 {
+            Self::new(log_q, 2, 64)
+        } else {
+            Self::new(log_q, 1, 22)
+        }
+    }
+
+    /// The same primes and digit width for another modulus (decryption works mod 2^b).
+    pub const fn with_modulus(self, log_q: u32) -> Self {
+        Self::new(log_q, self.primes, self.digit_bits)
+    }
+
+    /// log2(Q).
+    pub fn log_q(&self) -> u32 {
+        self.log_q
+    }
+
+    /// Primes used (residues per coefficient of a small polynomial).
+    pub fn primes(&self) -> usize {
+        self.primes
+    }
+
+    /// Digits per value mod Q.
+    pub fn digits(&self) -> usize {
+        self.log_q.div_ceil(self.digit_bits) as usize
+    }
+
+    /// Residue polynomials of one transformed polynomial mod Q (digits × primes).
+    pub fn rows(&self) -> usize {
+        self.digits() * self.primes
+    }
+
+    /// Every digit lies in [−2^(this), 2^(this)).
+    pub fn digit_log2(&self) -> u32 {
+        self.digit_bits.min(self.log_q) - 1
+    }
+
+    /// The largest magnitude an exact product sum may have: a quarter of the product of the
+    /// primes used (the sums are recovered in (−P/2, P/2); one more bit is kept in reserve).
+    pub fn exact_range(&self) -> u128 {
+        PRIMES[..self.primes]
+            .iter()
+            .map(|&p| p as u128)
+            .product::<u128>()
+            / 4
+    }
+
+    /// The signed digits of x mod Q: `x ≡ Σ_l digit_l·2^(w·l) (mod Q)`, each digit the
+    /// balanced reading of its w bits after the borrow of the digit below.
+    #[inline(always)]
+    pub fn split(&self, x: u128) -> [i64; MAX_DIGITS] {
+        if self.log_q <= 64 && self.digit_bits < 64 {
+            self.split_narrow(x as u64)
+        } else {
+            self.split_wide(x)
+        }
+    }
+
+    /// [`Rns::split`] for any representation, in 128-bit arithmetic.
+    fn split_wide(&self, x: u128) -> [i64; MAX_DIGITS] {
+        let (w, digits) = (self.digit_bits, self.digits());
+        let mut out = [0i64; MAX_DIGITS];
+        let mut rest = x & modulus_mask(self.log_q);
+        for (l, digit) in out.iter_mut().enumerate().take(digits) {
+            let width = if l + 1 == digits {
+                self.log_q - w * (digits as u32 - 1)
+            } else {
+                w
+            };
+            let low = rest & modulus_mask(width);
+            let d = if low >> (width - 1) == 1 {
+                low as i128 - (1i128 << width)
+            } else {
+                low as i128
+            };
+            *digit = d as i64;
+            // rest − d is a multiple of 2^width (mod 2^128, which is all that matters mod Q).
+            rest = rest.wrapping_sub(d as u128) >> width;
+        }
+        out
+    }
+}
+
+impl Rns {
+    /// [`Rns::split`] in 64-bit arithmetic, for q ≤ 64 and digits narrower than 64 bits.
+    #[inline(always)]
+    fn split_narrow(&self, x: u64) -> [i64; MAX_DIGITS] {
+        let (w, digits) = (self.digit_bits, self.digits());
+        let mut out = [0i64; MAX_DIGITS];
+        // Reading x mod 2^q as a signed q-bit value, then taking balanced digits from the
+        // bottom, gives the same digits as the general path: both are x mod 2^q written in
+        // balanced base 2^w, the top digit absorbing what is left mod 2^(q − w·(digits − 1)).
+        let shift = 64 - self.log_q;
+        let mut rest = ((x << shift) as i64) >> shift;
+        for (l, digit) in out.iter_mut().enumerate().take(digits) {
+            let width = if l + 1 == digits {
+                self.log_q - w * (digits as u32 - 1)
+            } else {
+                w
+            };
+            // The low `width` bits of rest, read signed.
+            let d = (rest << (64 - width)) >> (64 - width);
+            *digit = d;
+            // Wrapping is exact mod 2^(q − consumed bits), all the later digits depend on.
+            rest = rest.wrapping_sub(d) >> width.min(63);
+        }
+        out
+    }
 }
 
 /// The negacyclic NTT plans of one ring degree, for both primes.
@@ -54,7 +204,7 @@ impl RnsNtt {
                 Arc::new(RnsNtt {
                     n,
                     plans: [plan(PRIMES[0]), plan(PRIMES[1])],
-                    divs: [Div64::new(PRIMES[0]), Div64::new(PRIMES[1])],
+                    divs: PRIMES.map(Div64::new),
                 })
             })
             .clone()
@@ -70,10 +220,14 @@ impl RnsNtt {
         &self.plans[i]
     }
 
-    /// Transforms a polynomial with signed coefficients into `[prime][N]` layout.
+    /// Transforms a polynomial with signed coefficients into `[prime][N]` layout, for as many
+    /// primes as `out` has room for (N or 2N residues).
     pub fn forward_signed(&self, coeffs: impl Fn(usize) -> i64, out: &mut [u64]) {
         let n = self.n;
-        assert_eq!(out.len(), 2 * n, "two residue polynomials");
+        assert!(
+            out.len() == n || out.len() == 2 * n,
+            "one or two residue polynomials"
+        );
         for (i, residues) in out.chunks_exact_mut(n).enumerate() {
             let div = self.divs[i];
             for (j, r) in residues.iter_mut().enumerate() {
@@ -83,55 +237,83 @@ impl RnsNtt {
         }
     }
 
-    /// Transforms a polynomial mod 2^q into `[limb][prime][N]` layout.
-    pub fn forward_limbs(&self, poly: &[u128], log_q: u32, out: &mut [u64]) {
+    /// Transforms a polynomial mod 2^q into `[digit][prime][N]` layout.
+    pub fn forward_digits(&self, rns: Rns, poly: &[u128], out: &mut [u64]) {
         let n = self.n;
-        let limbs = limb_count(log_q);
+        let primes = rns.primes();
         assert_eq!(poly.len(), n, "polynomial size");
-        assert_eq!(out.len(), limbs * 2 * n, "limb residue layout");
-        for (l, limb_out) in out.chunks_exact_mut(2 * n).enumerate() {
-            self.forward_signed(|j| signed_limb(poly[j], l), limb_out);
+        assert_eq!(out.len(), rns.rows() * n, "digit residue layout");
+        // Digits below every prime need no division: a negative one is p − |d|. One row at a
+        // time (the split is recomputed per row: cheaper than striding over the rows).
+        let small = rns.digit_log2() < 50;
+        for (r, row) in out.chunks_exact_mut(n).enumerate() {
+            let (l, div) = (r / primes, self.divs[r % primes]);
+            let p = div.divisor();
+            if small {
+                for (o, &x) in row.iter_mut().zip(poly) {
+                    let d = rns.split(x)[l];
+                    *o = if d < 0 {
+                        p - d.unsigned_abs()
+                    } else {
+                        d as u64
+                    };
+                }
+            } else {
+                for (o, &x) in row.iter_mut().zip(poly) {
+                    *o = reduce_signed(rns.split(x)[l], div);
+                }
+            }
+        }
+        for (r, residues) in out.chunks_exact_mut(n).enumerate() {
+            self.plans[r % primes].fwd(residues);
         }
     }
 
-    /// Inverts accumulated `[limb][prime][N]` residues, joins them by CRT and recombines the
-    /// limbs mod 2^q.
-    pub fn inverse_limbs(&self, acc: &mut [u64], log_q: u32, out: &mut [u128]) {
+    /// Inverts accumulated `[digit][prime][N]` residues, joins the primes' residues of each
+    /// coefficient into the integer it stands for and recombines the digits mod 2^q.
+    pub fn inverse_digits(&self, rns: Rns, acc: &mut [u64], out: &mut [u128]) {
         let n = self.n;
-        let limbs = limb_count(log_q);
-        assert_eq!(acc.len(), limbs * 2 * n, "limb residue layout");
+        let primes = rns.primes();
+        assert_eq!(acc.len(), rns.rows() * n, "digit residue layout");
         assert_eq!(out.len(), n, "polynomial size");
         for (i, residues) in acc.chunks_exact_mut(n).enumerate() {
-            let plan = &self.plans[i % 2];
+            let plan = &self.plans[i % primes];
             plan.inv(residues);
             plan.normalize(residues);
         }
         out.fill(0);
-        for (l, limb) in acc.chunks_exact(2 * n).enumerate() {
-            let (r0, r1) = limb.split_at(n);
-            for (o, (&a, &b)) in out.iter_mut().zip(r0.iter().zip(r1)) {
-                let x = crt(a, b);
-                *o = o.wrapping_add((x as u128).wrapping_shl(64 * l as u32));
+        let w = rns.digit_bits;
+        for (l, digit) in acc.chunks_exact(primes * n).enumerate() {
+            let shift = w * l as u32;
+            let (r0, r1) = digit.split_at(n);
+            for (j, o) in out.iter_mut().enumerate() {
+                let x = if primes == 2 {
+                    crt(r0[j], r1[j])
+                } else {
+                    centred(r0[j], PRIMES[0])
+                };
+                *o = o.wrapping_add((x as u128).wrapping_shl(shift));
             }
         }
-        let mask = modulus_mask(log_q);
+        let mask = modulus_mask(rns.log_q());
         out.iter_mut().for_each(|o| *o &= mask);
     }
 
     /// Exact negacyclic product mod 2^q of `big` and a small polynomial given by its
-    /// transform (`[prime][N]`): used for a·s (encryption) and mask·s (decryption).
-    pub fn mul_by_small(&self, big: &[u128], log_q: u32, small: &[u64]) -> Vec<u128> {
+    /// transform (`[prime][N]` with at least `rns.primes()` primes): used for a·s
+    /// (encryption) and mask·s (decryption).
+    pub fn mul_by_small(&self, rns: Rns, big: &[u128], small: &[u64]) -> Vec<u128> {
         let n = self.n;
-        let limbs = limb_count(log_q);
-        let mut f = vec![0u64; limbs * 2 * n];
-        self.forward_limbs(big, log_q, &mut f);
-        let mut acc = vec![0u64; limbs * 2 * n];
+        let primes = rns.primes();
+        let mut f = vec![0u64; rns.rows() * n];
+        self.forward_digits(rns, big, &mut f);
+        let mut acc = vec![0u64; rns.rows() * n];
         for (s, (a, b)) in acc.chunks_exact_mut(n).zip(f.chunks_exact(n)).enumerate() {
-            let prime = s % 2;
+            let prime = s % primes;
             self.plans[prime].mul_accumulate(a, b, &small[prime * n..(prime + 1) * n]);
         }
         let mut out = vec![0u128; n];
-        self.inverse_limbs(&mut acc, log_q, &mut out);
+        self.inverse_digits(rns, &mut acc, &mut out);
         out
     }
 }
@@ -149,17 +331,12 @@ fn reduce_signed(x: i64, div: Div64) -> u64 {
     if x < 0 && r != 0 { p - r } else { r }
 }
 
-/// Limb `l` of x: `x = Σ_l limb_l·2^(64·l) (mod 2^128)` with limb_l the signed reading of
-/// 64-bit digits after borrowing, so every limb lies in [−2^63, 2^63).
-pub fn signed_limb(x: u128, l: usize) -> i64 {
-    match l {
-        0 => x as u64 as i64,
-        1 => {
-            let low = x as u64 as i64;
-            // (x − low) / 2^64, the borrow of a negative low limb carried into the high one.
-            (x.wrapping_sub(low as i128 as u128) >> 64) as u64 as i64
-        }
-        _ => unreachable!("at most two limbs (q ≤ 128)"),
+/// The integer in (−p/2, p/2) with residue r mod p.
+fn centred(r: u64, p: u64) -> i128 {
+    if r > p / 2 {
+        r as i128 - p as i128
+    } else {
+        r as i128
     }
 }
 
@@ -182,6 +359,28 @@ pub fn crt(a: u64, b: u64) -> i128 {
 /// Coefficients per tile of the accumulation layouts (one 512-bit register of u64).
 pub const LANES: usize = 8;
 
+/// Writes the residues of consecutive chunks (`srcs[i]`, `[row][N]`, is chunk `first + i`) into
+/// the tile-major layout `[tile][chunk][row][LANES]`, tile by tile in parallel: each tile's
+/// part of the batch is one contiguous run, so the writes stream instead of striding.
+pub fn scatter_chunks(srcs: &[Vec<u64>], n: usize, first: usize, chunks: usize, dest: &mut [u64]) {
+    use rayon::prelude::*;
+    let Some(rows) = srcs.first().map(|s| s.len() / n) else {
+        return;
+    };
+    assert_eq!(dest.len(), chunks * rows * n, "tile layout length");
+    assert!(first + srcs.len() <= chunks, "chunks past the layout");
+    dest.par_chunks_mut(chunks * rows * LANES)
+        .enumerate()
+        .for_each(|(tile, part)| {
+            let run = &mut part[first * rows * LANES..(first + srcs.len()) * rows * LANES];
+            for (src, out) in srcs.iter().zip(run.chunks_exact_mut(rows * LANES)) {
+                for (r, lanes) in out.chunks_exact_mut(LANES).enumerate() {
+                    lanes.copy_from_slice(&src[r * n + tile * LANES..][..LANES]);
+                }
+            }
+        });
+}
+
 /// Writes `rows` polynomials of `[row][N]` residues (row r of chunk c) into the tile-major
 /// layout `[tile][chunk][row][LANES]` used by [`Accumulate`].
 pub fn scatter_tiles(src: &[u64], n: usize, chunk: usize, chunks: usize, dest: &mut [u64]) {
@@ -191,182 +390,6 @@ pub fn scatter_tiles(src: &[u64], n: usize, chunk: usize, chunks: usize, dest: &
         for r in 0..rows {
             let at = ((tile * chunks + chunk) * rows + r) * LANES;
             dest[at..at + LANES].copy_from_slice(&src[r * n + tile * LANES..][..LANES]);
-        }
-    }
-}
-
-/// The accumulation kernel: for each block of a group,
-/// `out[s] = Σ_c query[c][s] ⊙ gallery[c][prime(s)] + pk[s] ⊙ u[prime(s)]  (mod p_prime(s))`
-/// for `S` streams (part × limb × prime, prime(s) = s mod 2).
-///
-/// Products are accumulated lazily, without a reduction per product: with AVX-512 IFMA the
-/// low and high 52-bit halves of each product go into two 64-bit accumulators (one
-/// `vpmadd52luq` and one `vpmadd52huq` per eight products; at most 4095 terms keep both below
-/// 2^64), elsewhere into u128 accumulators; each output is reduced once.
-///
-/// Layouts: `query` `[tile][chunk][S][LANES]`, `pk` `[tile][S][LANES]`, each block's
-/// `gallery` `[tile][chunk][2][LANES]` and `u` `[tile][2][LANES]`, output `[S][N]`.
-/// Tiles are the outer loop, so one query tile (chunks·S·64 bytes) stays in cache for every
-/// block of the group.
-pub struct Accumulate<'a, const S: usize> {
-    /// Query residues.
-    pub query: &'a [u64],
-    /// Public-key residues (the re-randomisation chunk).
-    pub pk: &'a [u64],
-    /// Chunks per query (m).
-    pub chunks: usize,
-    /// Per block: (gallery residues, u residues, output).
-    pub blocks: Vec<(&'a [u64], &'a [u64], &'a mut [u64])>,
-}
-
-/// Most terms one lazy accumulation may sum (the chunks plus the re-randomiser).
-pub const MAX_TERMS: usize = 4095;
-
-impl<const S: usize> Accumulate<'_, S> {
-    /// Runs the accumulation with the best instruction set this CPU has.
-    pub fn run(self) {
-        assert!(
-            self.chunks < MAX_TERMS,
-            "{} chunks exceed the lazy accumulation",
-            self.chunks
-        );
-        #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = ifma::V4Ifma::try_new() {
-            return ifma::run(simd, self);
-        }
-        self.run_portable();
-    }
-
-    fn run_portable(mut self) {
-        let (m, tiles) = (self.chunks, self.pk.len() / (S * LANES));
-        let n = tiles * LANES;
-        let divs = [Div64::new(PRIMES[0]), Div64::new(PRIMES[1])];
-        for tile in 0..tiles {
-            let qt = &self.query[tile * m * S * LANES..(tile + 1) * m * S * LANES];
-            let pkt = &self.pk[tile * S * LANES..(tile + 1) * S * LANES];
-            for (gallery, u, out) in self.blocks.iter_mut() {
-                let yt = &gallery[tile * m * 2 * LANES..(tile + 1) * m * 2 * LANES];
-                let ut = &u[tile * 2 * LANES..(tile + 1) * 2 * LANES];
-                let mut acc = [[0u128; LANES]; S];
-                let terms = yt.chunks_exact(2 * LANES).zip(qt.chunks_exact(S * LANES));
-                for (y, q) in terms.chain(std::iter::once((ut, pkt))) {
-                    for s in 0..S {
-                        let y = &y[(s % 2) * LANES..][..LANES];
-                        for l in 0..LANES {
-                            acc[s][l] += q[s * LANES + l] as u128 * y[l] as u128;
-                        }
-                    }
-                }
-                for s in 0..S {
-                    for l in 0..LANES {
-                        out[s * n + tile * LANES + l] = Div64::rem_u128(acc[s][l], divs[s % 2]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod ifma {
-    use pulp::bytemuck::cast;
-    use pulp::u64x8;
-    use tfhe_ntt::fastdiv::Div64;
-
-    use super::{Accumulate, LANES, PRIMES};
-
-    pulp::simd_type! {
-        /// x86-64-v4 with AVX-512 IFMA (52-bit integer fused multiply-add).
-        pub struct V4Ifma {
-            pub sse: "sse",
-            pub sse2: "sse2",
-            pub fxsr: "fxsr",
-            pub sse3: "sse3",
-            pub ssse3: "ssse3",
-            pub sse4_1: "sse4.1",
-            pub sse4_2: "sse4.2",
-            pub popcnt: "popcnt",
-            pub avx: "avx",
-            pub avx2: "avx2",
-            pub bmi1: "bmi1",
-            pub bmi2: "bmi2",
-            pub fma: "fma",
-            pub lzcnt: "lzcnt",
-            pub avx512f: "avx512f",
-            pub avx512bw: "avx512bw",
-            pub avx512cd: "avx512cd",
-            pub avx512dq: "avx512dq",
-            pub avx512vl: "avx512vl",
-            pub avx512ifma: "avx512ifma",
-        }
-    }
-
-    #[inline(always)]
-    fn load(values: &[u64], at: usize) -> u64x8 {
-        let a: [u64; LANES] = values[at..at + LANES].try_into().expect("lane tile");
-        cast(a)
-    }
-
-    pub(super) fn run<const S: usize>(simd: V4Ifma, job: Accumulate<'_, S>) {
-        simd.vectorize(Kernel { simd, job })
-    }
-
-    /// The kernel as a named type: its `call` is `#[inline(always)]`, so it is compiled inside
-    /// pulp's `#[target_feature]` wrapper and the IFMA intrinsics inline.
-    struct Kernel<'a, const S: usize> {
-        simd: V4Ifma,
-        job: Accumulate<'a, S>,
-    }
-
-    impl<const S: usize> pulp::NullaryFnOnce for Kernel<'_, S> {
-        type Output = ();
-
-        #[inline(always)]
-        fn call(self) {
-            let Kernel { simd, mut job } = self;
-            {
-                let (m, tiles) = (job.chunks, job.pk.len() / (S * LANES));
-                let n = tiles * LANES;
-                let divs = [Div64::new(PRIMES[0]), Div64::new(PRIMES[1])];
-                let ifma = simd.avx512ifma;
-                let zero: u64x8 = cast([0u64; LANES]);
-                for tile in 0..tiles {
-                    let qt = &job.query[tile * m * S * LANES..(tile + 1) * m * S * LANES];
-                    let pkt = &job.pk[tile * S * LANES..(tile + 1) * S * LANES];
-                    for (gallery, u, out) in job.blocks.iter_mut() {
-                        let yt = &gallery[tile * m * 2 * LANES..(tile + 1) * m * 2 * LANES];
-                        let ut = &u[tile * 2 * LANES..(tile + 1) * 2 * LANES];
-                        let mut lo = [zero; S];
-                        let mut hi = [zero; S];
-                        let terms = yt.chunks_exact(2 * LANES).zip(qt.chunks_exact(S * LANES));
-                        for (y, q) in terms.chain(std::iter::once((ut, pkt))) {
-                            let ys = [load(y, 0), load(y, LANES)];
-                            for s in 0..S {
-                                let qv = load(q, s * LANES);
-                                let yv = ys[s % 2];
-                                lo[s] = cast(ifma._mm512_madd52lo_epu64(
-                                    cast(lo[s]),
-                                    cast(qv),
-                                    cast(yv),
-                                ));
-                                hi[s] = cast(ifma._mm512_madd52hi_epu64(
-                                    cast(hi[s]),
-                                    cast(qv),
-                                    cast(yv),
-                                ));
-                            }
-                        }
-                        for s in 0..S {
-                            let (l, h): ([u64; LANES], [u64; LANES]) = (cast(lo[s]), cast(hi[s]));
-                            let dst = &mut out[s * n + tile * LANES..][..LANES];
-                            for k in 0..LANES {
-                                let x = ((h[k] as u128) << 52) + l[k] as u128;
-                                dst[k] = Div64::rem_u128(x, divs[s % 2]);
-                            }
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -8,15 +8,13 @@ use tfhe::core_crypto::prelude::{CiphertextModulusLog, GlweDimension, Polynomial
 
 use crate::bits::modulus_mask;
 use crate::error::{HeError, Result};
-
-/// Largest log2 of an exact product magnitude: the CRT range of the two NTT primes is
-/// (−P/2, P/2) with log2 P ≈ 100.8, and one bit of it is kept in reserve.
-pub const MAX_EXACT_LOG2: f64 = crate::ntt::CRT_MODULUS_LOG2 - 2.0;
+use crate::ntt::Rns;
 
 /// A named, immutable, validated set of HE parameters.
 ///
-/// Use [`ParameterSet::default_128`] for real sessions and [`ParameterSet::toy`] only in tests
-/// and test vectors. Every other set comes through [`ParameterSet::new`] or
+/// Use [`ParameterSet::default_64`] for real sessions ([`ParameterSet::q128`] when a share
+/// error of 2^−30 instead of 2^−20 is worth twice the bytes up and more HE work) and
+/// [`ParameterSet::toy`] only in tests and test vectors. Every other set comes through [`ParameterSet::new`] or
 /// [`ParameterSet::from_json`], which validate it, so no invalid set can exist.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ParameterSpec", into = "ParameterSpec")]
@@ -86,19 +84,42 @@ impl From<ParameterSet> for ParameterSpec {
 }
 
 impl ParameterSet {
-    /// `default`: Q = 2^128, N = 8192, GLWE dimension 1, uniform binary key, TUniform(4)
+    /// `default`: Q = 2^64, N = 8192, GLWE dimension 1, uniform binary key, TUniform(4)
     /// encryption noise; 128-bit security.
     ///
-    /// Reference: tfhe-rs's own 128-bit sets place GLWE dimension·N = 2048 with TUniform(17) at
-    /// Q = 2^64; at Q = 2^128 and N = 8192 the ratio of dimension to log(Q/noise) is larger
-    /// still than the HE-standard table allows for 128 bits (N = 8192 admits log Q ≤ 218 with
-    /// a ternary key), so 128 bits hold with a wide margin. Responses are hidden by a mask
-    /// uniform over the switched modulus, not by flooding, so no noise bound limits what a
-    /// verifier may send; an honest share is off by one with probability at most 2^−30
-    /// ([`ParameterSet::share_error_log2`]).
-    pub fn default_128() -> Self {
+    /// Security: an RLWE instance of dimension 8192 with log Q = 64 and noise of standard
+    /// deviation ≈ 9.2 is far inside the HE-standard tables (N = 8192 admits log Q ≤ 218 for a
+    /// ternary secret at 128 bits; halving log Q only raises the security level), and its
+    /// dimension-to-log Q ratio is four times that of tfhe-rs's own lattice-estimator-checked
+    /// 128-bit sets (N = 2048, log Q = 64). Hiding needs no wide modulus (§6.4: a uniform mask,
+    /// not flooding). The price is correctness: the encoding Δ = 2^(64−k) leaves the honest HE
+    /// noise (standard deviation ≤ 2^21.2 at d = 512, g = 1) only 2^(42−21) below the share's
+    /// unit, so an honest share is off by one with probability at most 2^−20
+    /// ([`ParameterSet::share_error_log2`]), which can change a decision only for a score
+    /// within 1 of the threshold.
+    pub fn default_64() -> Self {
         Self {
             name: "default".to_owned(),
+            security_bits: 128,
+            polynomial_size: PolynomialSize(8192),
+            glwe_dimension: GlweDimension(1),
+            ciphertext_modulus_log: CiphertextModulusLog(64),
+            noise_bound_log2: 4,
+            share_error_log2: 20,
+            insecure: false,
+        }
+    }
+
+    /// `q128`: Q = 2^128, otherwise as `default`; an honest share is off by one with
+    /// probability at most 2^−30 (the HE noise is scaled away by the modulus switch and only
+    /// the switch's rounding remains), at twice the query bytes and a two-prime transform.
+    ///
+    /// Reference: at Q = 2^128 and N = 8192 the ratio of dimension to log(Q/noise) is larger
+    /// still than the HE-standard table allows for 128 bits (N = 8192 admits log Q ≤ 218 with
+    /// a ternary key), so 128 bits hold with a wide margin.
+    pub fn q128() -> Self {
+        Self {
+            name: "q128".to_owned(),
             security_bits: 128,
             polynomial_size: PolynomialSize(8192),
             glwe_dimension: GlweDimension(1),
@@ -130,6 +151,7 @@ impl ParameterSet {
     pub fn by_name(name: &str) -> Result<Self> {
         let text = match name {
             "default" => include_str!("../../../protocols/parameters/default.json"),
+            "q128" => include_str!("../../../protocols/parameters/q128.json"),
             "toy" => include_str!("../../../protocols/parameters/toy.json"),
             other => {
                 return Err(HeError::InvalidParameters(format!(
@@ -232,9 +254,9 @@ impl ParameterSet {
         self.ciphertext_modulus_log.0 as u32
     }
 
-    /// Number of signed 64-bit limbs a ciphertext coefficient is split into.
-    pub fn limb_count(&self) -> usize {
-        crate::ntt::limb_count(self.log_q())
+    /// How the holder's exact products represent values mod Q (spec §6.2).
+    pub fn rns(&self) -> Rns {
+        Rns::for_modulus(self.log_q())
     }
 
     /// Reduces a value mod Q.
@@ -242,14 +264,19 @@ impl ParameterSet {
         x & modulus_mask(self.log_q())
     }
 
-    /// log2 of the worst-case magnitude of any integer the NTT accumulation must recover,
-    /// for `chunks` gallery chunks plus the re-randomisation chunk.
+    /// The largest ℓ1 norm a gallery row may have so that the products of a layout with
+    /// group size g stay exact (spec §6.2), at most 127·d (every i8 row then fits).
     ///
-    /// Each output coefficient of one limb is a sum over the `chunks` products (|y| ≤ 127) and
-    /// one product with the binary re-randomiser u, each a sum of N limb·coefficient terms
-    /// with |limb| ≤ 2^63: at most `(127·chunks + 1)·N·2^63`. It must stay below P/2.
-    pub fn product_bound_log2(&self, chunks: usize) -> f64 {
-        ((127 * chunks + 1) as f64 * self.n() as f64).log2() + 63.0
+    /// An output coefficient of one digit is a sum over every coefficient of the block's m
+    /// chunk polynomials (N/g rows, so at most (N/g)·‖ŷ‖₁ in total) and over the N binary
+    /// coefficients of u, each times a digit of magnitude at most 2^w:
+    /// `2^w·((N/g)·‖ŷ‖₁ + N)` must stay within [`Rns::exact_range`].
+    pub fn exact_row_l1(&self, dimension: usize, group_size: usize) -> u64 {
+        let rns = self.rns();
+        let n = self.n() as u128;
+        let rows = n / group_size as u128;
+        let budget = (rns.exact_range() >> rns.digit_log2()).saturating_sub(n);
+        (budget / rows).min(127 * dimension as u128) as u64
     }
 
     /// Worst-case magnitude of the decrypted noise before modulus switching, for `chunks`
@@ -327,7 +354,11 @@ mod tests {
 
     #[test]
     fn named_sets_are_valid() {
-        for p in [ParameterSet::default_128(), ParameterSet::toy()] {
+        for p in [
+            ParameterSet::default_64(),
+            ParameterSet::q128(),
+            ParameterSet::toy(),
+        ] {
             p.validate().unwrap();
             assert_eq!(ParameterSet::by_name(&p.name).unwrap(), p);
         }
@@ -341,7 +372,7 @@ mod tests {
         let err = serde_json::from_value::<ParameterSet>(json.clone()).unwrap_err();
         assert!(err.to_string().contains("power of two"), "{err}");
         assert!(ParameterSet::from_json(&json.to_string()).is_err());
-        let mut spec = ParameterSpec::from(ParameterSet::default_128());
+        let mut spec = ParameterSpec::from(ParameterSet::default_64());
         spec.share_error_log2 = 0;
         assert!(matches!(
             ParameterSet::new(spec),
@@ -350,8 +381,8 @@ mod tests {
     }
 
     #[test]
-    fn default_set_matches_the_design_figures() {
-        let p = ParameterSet::default_128();
+    fn q128_set_matches_the_design_figures() {
+        let p = ParameterSet::q128();
         // d = 512, g = 1: 512 chunks, gallery-dependent noise just under 2^33 in the worst
         // case, about 2^21 in standard deviation.
         let b = p.noise_bound(512).log2();
@@ -363,11 +394,34 @@ mod tests {
         assert_eq!(p.switched_modulus_log(512, 22).unwrap(), 57);
         assert!(p.share_error_bound(512, 22, 57) <= 2f64.powi(-30));
         assert!(p.share_error_bound(512, 22, 56) > 2f64.powi(-30));
-        // The exactness bound stays inside the CRT range at d = 512, g = 1 (2^92 < 2^98.8).
-        assert!(p.product_bound_log2(512) < MAX_EXACT_LOG2);
-        assert!(p.product_bound_log2(512) < 92.1);
-        assert_eq!(p.limb_count(), 2);
-        assert_eq!(ParameterSet::toy().limb_count(), 1);
+        // Two primes, 64-bit digits: every i8 row keeps the products exact at d = 512, g = 1
+        // (127·512·8192·2^63 = 2^92 < P/4 = 2^98.8).
+        assert_eq!((p.rns().primes(), p.rns().digits()), (2, 2));
+        assert_eq!(p.exact_row_l1(512, 1), 127 * 512);
+    }
+
+    #[test]
+    fn default_set_matches_the_design_figures() {
+        let p = ParameterSet::default_64();
+        // Same noise as q128 (it does not depend on Q), but Δ = 2^(64−k) leaves it only
+        // 2^(42−21.2) below the share unit at k = 22: the error bound is 2^−20.03 at b = 48,
+        // where the rounding of the switch adds 26.1/2^26; b = 47 misses 2^−20.
+        assert_eq!(p.switched_modulus_log(512, 22).unwrap(), 48);
+        assert!(p.share_error_bound(512, 22, 48) <= 2f64.powi(-20));
+        assert!(p.share_error_bound(512, 22, 47) > 2f64.powi(-20));
+        // Without switching the bound is the HE noise alone: 2^(21.2 − 42).
+        let unswitched = p.share_error_bound(512, 22, 64).log2();
+        assert!((-20.9..-20.7).contains(&unswitched), "{unswitched}");
+        // k = 21 (τ up to cosine 0.99 at d = 512): b = 47; k = 23 cannot meet 2^−20 at g = 1.
+        assert_eq!(p.switched_modulus_log(512, 21).unwrap(), 47);
+        assert!(p.switched_modulus_log(512, 23).is_err());
+        // One prime, three 22-bit digits: exact for rows of ℓ1 norm up to
+        // (p0/4/2^21 − N)/N = 21,844 at g = 1, above the 16,512 any quantised row of d = 512
+        // reaches; g = 2 doubles the room.
+        assert_eq!((p.rns().primes(), p.rns().digits()), (1, 3));
+        assert_eq!(p.exact_row_l1(512, 1), 21_844);
+        assert_eq!(p.exact_row_l1(512, 2), 43_688);
+        assert_eq!(p.exact_row_l1(512, 4), 127 * 512);
     }
 
     #[test]
@@ -396,7 +450,11 @@ mod files {
         for (file, set) in [
             (
                 include_str!("../../../protocols/parameters/default.json"),
-                ParameterSet::default_128(),
+                ParameterSet::default_64(),
+            ),
+            (
+                include_str!("../../../protocols/parameters/q128.json"),
+                ParameterSet::q128(),
             ),
             (
                 include_str!("../../../protocols/parameters/toy.json"),

@@ -36,7 +36,7 @@ fn pairs_around(x: &[f64], c: f64, spread: f64, count: usize, rng: &mut ChaCha20
 
 #[test]
 fn coarse_decisions_match_the_exact_rule_outside_the_band() {
-    let params = ParameterSet::default_128();
+    let params = ParameterSet::default_64();
     let (d, n, c) = (128usize, 10_240usize, 0.8f64);
     let q = Quantiser::for_dimension(d).unwrap();
     let alpha2 = (q.scale() as f64).powi(2);

@@ -182,7 +182,7 @@ pub fn share_bits_for_dimension(d: usize) -> u32 {
 }
 
 /// The smallest k with `2·bound + 1 ≤ 2^(k−1)`.
-fn share_bits_for_bound(bound: u64) -> u32 {
+pub(crate) fn share_bits_for_bound(bound: u64) -> u32 {
     let span = 2 * bound + 1;
     // Smallest e with 2^e ≥ span, then k = e + 1.
     let e = u64::BITS - (span - 1).leading_zeros();

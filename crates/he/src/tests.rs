@@ -23,7 +23,13 @@ fn session(
     let d = probe.len();
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let layout = Layout::new(params, d, g).unwrap();
-    let k = share_bits_for_dimension(d);
+    // The widest score: the probe's largest component times the layout's row ℓ1 bound.
+    let top = probe
+        .iter()
+        .map(|c| c.unsigned_abs() as u64)
+        .max()
+        .unwrap_or(0);
+    let k = crate::quantise::share_bits_for_bound(top * layout.max_row_l1());
     let shape = SessionShape::new(params, layout, k).unwrap();
     let gallery = PackedGallery::new(layout, rows.to_vec(), mode).unwrap();
     let key = VerifierKey::generate(params, &mut rng);
@@ -72,17 +78,49 @@ fn assert_scores(got: &[i64], want: &[i64], what: &str) {
     );
 }
 
+/// Zeroes the tail of every row until its ℓ1 norm is at most `max_l1`.
+fn fit_rows(rows: &mut [i8], d: usize, max_l1: u64) {
+    for row in rows.chunks_exact_mut(d) {
+        let mut l1: u64 = row.iter().map(|&c| c.unsigned_abs() as u64).sum();
+        for c in row.iter_mut().rev() {
+            if l1 <= max_l1 {
+                break;
+            }
+            l1 -= c.unsigned_abs() as u64;
+            *c = 0;
+        }
+    }
+}
+
 fn check_all_groups(params: &ParameterSet, d: usize) {
     let mut rng = ChaCha20Rng::seed_from_u64(d as u64);
     for g in group_sizes(params, d) {
         let cap = params.n() / g;
         // Not a multiple of the block size: two blocks, the second partial.
         let n = cap + 3;
-        let probe: Vec<i8> = random_rows(&mut rng, 1, d);
         let mut rows = random_rows(&mut rng, n, d);
-        // Extreme rows: all +127 and all −127 against an extreme probe below.
+        // Extreme rows: all +127 and all −127 against an extreme probe below, cut to the
+        // layout's exact ℓ1 bound where that is below 127·d (`default` at d = 512, g ≤ 2).
         rows[..d].fill(127);
         rows[d..2 * d].fill(-127);
+        let max_l1 = Layout::new(params, d, g).unwrap().max_row_l1();
+        fit_rows(&mut rows, d, max_l1);
+        let full = max_l1 == 127 * d as u64;
+        // The probe's range is cut as far as needed for the widest score to fit shares the
+        // set can serve at 2^−λ_r (`default` at d = 512 serves at most 22 bits at g = 1,
+        // 23 at g = 4: 47·21,844 ≤ 2^20, 63·65,024 ≤ 2^22).
+        let layout = Layout::new(params, d, g).unwrap();
+        let top: i8 = [127i8, 63, 47, 31]
+            .into_iter()
+            .find(|&t| {
+                let k = crate::quantise::share_bits_for_bound(t as u64 * max_l1);
+                SessionShape::new(params, layout, k).is_ok()
+            })
+            .expect("some probe range fits");
+        let probe: Vec<i8> = random_rows(&mut rng, 1, d)
+            .into_iter()
+            .map(|c| c.clamp(-top, top))
+            .collect();
         let (got, want) = session(
             params,
             g,
@@ -92,7 +130,7 @@ fn check_all_groups(params: &ParameterSet, d: usize) {
             g as u64,
         );
         assert_scores(&got, &want, &format!("{} d = {d} g = {g}", params.name));
-        let extreme = vec![127i8; d];
+        let extreme = vec![top; d];
         let (got, want) = session(
             params,
             g,
@@ -106,8 +144,14 @@ fn check_all_groups(params: &ParameterSet, d: usize) {
             &want,
             &format!("{} d = {d} g = {g} extreme", params.name),
         );
-        assert_eq!(want[0], (d * 127 * 127) as i64);
-        assert_eq!(want[1], -((d * 127 * 127) as i64));
+        let extreme_score = (max_l1 / 127 * 127) as i64 * top as i64;
+        assert_eq!(want[0], extreme_score);
+        assert_eq!(want[1], -extreme_score);
+        assert!(full || max_l1 >= crate::quantised_l1_bound(d));
+        assert!(
+            top == 127 || params.name() == "default",
+            "only `default` cuts the probe"
+        );
     }
 }
 
@@ -119,8 +163,41 @@ fn toy_scores_are_exact_for_every_group_size() {
 
 #[test]
 fn default_scores_are_exact_for_every_group_size() {
-    check_all_groups(&ParameterSet::default_128(), 128);
-    check_all_groups(&ParameterSet::default_128(), 512);
+    check_all_groups(&ParameterSet::default_64(), 128);
+    check_all_groups(&ParameterSet::default_64(), 512);
+}
+
+#[test]
+fn q128_scores_are_exact_for_every_group_size() {
+    check_all_groups(&ParameterSet::q128(), 128);
+    check_all_groups(&ParameterSet::q128(), 512);
+}
+
+#[test]
+fn rows_beyond_the_exact_bound_are_refused_not_miscomputed() {
+    // `default` at d = 512, g = 1 is exact for rows of ℓ1 norm ≤ 21,844: all quantised rows
+    // (≤ 16,512), not an all-127 row (65,024), whose products would wrap mod p0.
+    let params = ParameterSet::default_64();
+    let layout = Layout::new(&params, 512, 1).unwrap();
+    assert_eq!(layout.max_row_l1(), 21_844);
+    let mut rows = vec![0i8; 3 * 512];
+    rows[512..1024].fill(127);
+    let err = PackedGallery::new(layout, rows.clone(), GalleryMode::OnTheFly)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("row 1 has ℓ1 norm 65024"), "{err}");
+    fit_rows(&mut rows, 512, layout.max_row_l1());
+    assert!(PackedGallery::new(layout, rows, GalleryMode::OnTheFly).is_ok());
+    // g = 4 has room for every i8 row; q128 for every i8 row at any g.
+    assert_eq!(
+        Layout::new(&params, 512, 4).unwrap().max_row_l1(),
+        127 * 512
+    );
+    let wide = ParameterSet::q128();
+    assert_eq!(Layout::new(&wide, 512, 1).unwrap().max_row_l1(), 127 * 512);
+    // A dimension where g = 1 cannot hold quantised rows is not a valid layout.
+    assert!(Layout::new(&params, 1024, 1).is_err());
+    assert!(Layout::new(&params, 1024, 2).is_ok());
 }
 
 #[test]
@@ -184,7 +261,7 @@ fn packing_reports_every_block_once_and_ends_at_the_total() {
 #[test]
 fn query_ciphertexts_decrypt_with_tfhe() {
     use tfhe::core_crypto::prelude::*;
-    let params = ParameterSet::default_128();
+    let params = ParameterSet::q128();
     let mut rng = ChaCha20Rng::seed_from_u64(21);
     let layout = Layout::new(&params, 512, 256).unwrap();
     let shape = SessionShape::new(&params, layout, 24).unwrap();
@@ -212,9 +289,47 @@ fn query_ciphertexts_decrypt_with_tfhe() {
 }
 
 #[test]
+fn default_query_ciphertexts_decrypt_with_tfhe_at_64_bits() {
+    // The same check with tfhe's native 64-bit algorithms: the key's bits as a u64 key, the
+    // coefficients (all below 2^64 under `default`) as u64, Δ = 2^(64−24).
+    use tfhe::core_crypto::prelude::*;
+    let params = ParameterSet::default_64();
+    let mut rng = ChaCha20Rng::seed_from_u64(22);
+    let layout = Layout::new(&params, 512, 256).unwrap();
+    let shape = SessionShape::new(&params, layout, 24).unwrap();
+    let key = VerifierKey::generate(&params, &mut rng);
+    let bits: Vec<u64> = key.tfhe_key().as_ref().iter().map(|&b| b as u64).collect();
+    let key64 = GlweSecretKeyOwned::from_container(bits, params.polynomial_size);
+    let probe = random_rows(&mut rng, 1, 512);
+    let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
+    let n = params.n();
+    let mut expected = vec![0i64; n];
+    for (c, ct) in query.chunks.iter().enumerate() {
+        let container: Vec<u64> = ct
+            .mask(&params)
+            .iter()
+            .chain(&ct.body)
+            .map(|&v| u64::try_from(v).expect("reduced mod 2^64"))
+            .collect();
+        let glwe = GlweCiphertext::from_container(
+            container,
+            params.polynomial_size,
+            CiphertextModulus::new_native(),
+        );
+        let mut plain = PlaintextList::new(0u64, PlaintextCount(n));
+        decrypt_glwe_ciphertext(&key64, &glwe, &mut plain);
+        layout.probe_chunk_polynomial(&probe, c, &mut expected);
+        for (got, &want) in plain.as_ref().iter().zip(&expected) {
+            let noise = got.wrapping_sub((want as u64) << 40) as i64;
+            assert!(noise.abs() <= 16, "noise {noise} outside TUniform(4)");
+        }
+    }
+}
+
+#[test]
 fn malformed_input_is_an_error_not_a_panic() {
     let params = ParameterSet::toy();
-    let other = ParameterSet::default_128();
+    let other = ParameterSet::default_64();
     let mut rng = ChaCha20Rng::seed_from_u64(8);
     let layout = Layout::new(&params, 32, 4).unwrap();
     let shape = SessionShape::new(&params, layout, 20).unwrap();

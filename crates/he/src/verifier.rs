@@ -23,7 +23,8 @@ use crate::{Query, ResponseBlock, SessionShape};
 pub struct VerifierKey {
     params: ParameterSet,
     secret: GlweSecretKeyOwned<u128>,
-    /// `[prime][N]` residues of the transformed key.
+    /// `[prime][N]` residues of the transformed key, for both primes (a representation uses
+    /// one or both).
     secret_ntt: Vec<u64>,
     ntt: std::sync::Arc<RnsNtt>,
 }
@@ -99,7 +100,7 @@ impl VerifierKey {
             body: Vec::new(),
         };
         let mask = ct.mask(p);
-        let mut body = self.ntt.mul_by_small(&mask, p.log_q(), &self.secret_ntt);
+        let mut body = self.ntt.mul_by_small(p.rns(), &mask, &self.secret_ntt);
         let eta = TUniform::<u128>::new(p.noise_bound_log2);
         for (b, m) in body.iter_mut().zip(plaintext) {
             let e: u128 = noise.random_from_distribution(eta);
@@ -243,7 +244,9 @@ impl VerifierKey {
         }
         let b = block.switched_modulus_log;
         let mask: Vec<u128> = block.mask.iter().map(|&v| v as u128).collect();
-        let mask_s = self.ntt.mul_by_small(&mask, b, &self.secret_ntt);
+        let mask_s =
+            self.ntt
+                .mul_by_small(self.params.rns().with_modulus(b), &mask, &self.secret_ntt);
         let modulus = modulus_mask(b) as u64;
         Ok((0..count)
             .map(|t| {

@@ -59,7 +59,7 @@ fn session(
 
 #[test]
 fn identify_and_verify_match_and_no_match() {
-    for params in [ParameterSet::toy(), ParameterSet::default_128()] {
+    for params in [ParameterSet::toy(), ParameterSet::default_64()] {
         let f = fixture(params, 128, 300, None);
         let genuine = f.genuine(123);
         let impostor = embedding(&mut ChaCha20Rng::seed_from_u64(77), 128);
@@ -96,8 +96,8 @@ fn identify_and_verify_match_and_no_match() {
 /// shares are narrower, the comparison smaller, and far-from-τ decisions unchanged.
 #[test]
 fn a_coarse_comparison_is_announced_and_decides_like_the_exact_one_far_from_tau() {
-    let exact = fixture(ParameterSet::default_128(), 128, 300, None);
-    let coarse = Fixture::builder(ParameterSet::default_128(), 128, 300)
+    let exact = fixture(ParameterSet::default_64(), 128, 300, None);
+    let coarse = Fixture::builder(ParameterSet::default_64(), 128, 300)
         .batch(64)
         .round_blocks(2)
         .dropped_bits(4)

@@ -115,7 +115,7 @@ pub(crate) fn messages() -> Value {
 /// threshold, share width, switched modulus) computed as a conforming holder computes it, so
 /// a conforming verifier accepts them.
 fn default_accept() -> Accept {
-    let params = ParameterSet::default_128();
+    let params = ParameterSet::default_64();
     let dimension = 512;
     let quantiser = Quantiser::for_dimension(dimension).expect("d = 512 has a quantiser");
     let layout = Layout::new(&params, dimension, 32).expect("g = 32 divides 512");

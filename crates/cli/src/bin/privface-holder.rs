@@ -124,7 +124,7 @@ enum Command {
         /// Cosine-similarity threshold.
         #[arg(long, default_value_t = 0.4)]
         threshold: f32,
-        /// Parameter set.
+        /// Parameter set: `default` (Q = 2^64, share error 2^-20) or `q128` (2^-30).
         #[arg(long, default_value = "default")]
         params: String,
         /// Allow the insecure `toy` parameter set (tests only).

@@ -54,9 +54,9 @@ enum Command {
         /// Who learns the bit.
         #[arg(long, value_enum, default_value = "verifier")]
         output: Output,
-        /// Parameter set to accept.
-        #[arg(long, default_value = "default")]
-        params: String,
+        /// Parameter sets to accept, comma-separated (the holder chooses among them).
+        #[arg(long, value_delimiter = ',', default_value = "default,q128")]
+        params: Vec<String>,
         /// Allow the insecure `toy` parameter set (tests only).
         #[arg(long)]
         insecure_toy_params: bool,
@@ -84,7 +84,10 @@ fn run(cli: Cli) -> Result<Option<bool>> {
         json,
         exact,
     } = cli.command;
-    let params = parameter_set(&params, insecure_toy_params)?;
+    let params = params
+        .iter()
+        .map(|name| parameter_set(name, insecure_toy_params))
+        .collect::<Result<Vec<_>>>()?;
     let probe = read_embedding(&probe)?;
     let tls = client_tls(
         &std::fs::read(&ca)?,
@@ -101,7 +104,7 @@ fn run(cli: Cli) -> Result<Option<bool>> {
         Output::Both => OutputTo::Both,
     };
     let config = VerifierConfig {
-        param_sets: vec![params.name().to_owned()],
+        param_sets: params.iter().map(|p| p.name().to_owned()).collect(),
         allow_insecure: insecure_toy_params,
         max_dropped_bits: if exact {
             0

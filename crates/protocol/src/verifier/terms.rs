@@ -29,7 +29,7 @@ pub struct VerifierConfig {
 impl Default for VerifierConfig {
     fn default() -> Self {
         Self {
-            param_sets: vec!["default".into()],
+            param_sets: vec!["default".into(), "q128".into()],
             allow_insecure: false,
             max_scores: 1 << 25,
             window: 2,

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha20Rng;
 use super::{Pki, THRESHOLD, ask, start_holder};
 
 pub(super) fn bench(n: usize, d: usize, precision: f64) -> Result<()> {
-    let params = ParameterSet::default_128();
+    let params = ParameterSet::default_64();
     let pki = Pki::mint()?;
     let faces = SyntheticFaces {
         dimension: d,

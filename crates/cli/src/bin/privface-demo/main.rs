@@ -193,7 +193,7 @@ fn print_phases(title: &str, o: &VerifyOutcome) {
 
 fn demo(n: usize, d: usize) -> Result<bool> {
     let t0 = Instant::now();
-    let params = ParameterSet::default_128();
+    let params = ParameterSet::default_64();
     let pki = Pki::mint()?;
     let faces = SyntheticFaces {
         dimension: d,
