@@ -22,6 +22,18 @@ use crate::{Query, ResponseBlock, SessionShape};
 /// serves all of them, so the query is read from memory once per group instead of per block.
 const MAX_GROUP_BLOCKS: usize = 16;
 
+/// Most blocks transformed together for a gallery kept as rows: each block's transform is
+/// 8·d·N/g bytes (32 MB at d = 512, g = 1), and the transform, not the query's reads,
+/// dominates there.
+const STREAM_GROUP_BLOCKS: usize = 4;
+
+thread_local! {
+    /// Each thread's buffers for the transforms of a gallery kept as rows, kept between calls
+    /// so that a block does not map and fault in tens of MB every time.
+    static TRANSFORM_BUFFERS: std::cell::RefCell<Vec<Vec<u64>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The holder's gallery, packed for one layout.
 ///
 /// `Pretransformed` keeps every block's chunk polynomials in the NTT domain (one 64-bit residue
@@ -163,11 +175,12 @@ impl PackedGallery {
         match &self.storage {
             Storage::Transformed(blocks) => &blocks[b],
             Storage::Rows(rows) => {
-                *buf = transform_block(
+                transform_block_into(
                     &self.layout,
                     self.layout.rns().primes(),
                     ntt,
                     block_rows(&self.layout, rows, self.len, b),
+                    buf,
                 );
                 buf
             }
@@ -182,18 +195,40 @@ fn block_rows<'a>(layout: &Layout, rows: &'a [i8], len: usize, b: usize) -> &'a 
 }
 
 /// Transforms the m chunk polynomials of one block into `[tile][chunk][prime][LANES]` residues
-/// for the first `primes` primes.
+/// for the first `primes` primes: the block is cut into its chunk polynomials in one pass, then
+/// transformed and scattered a batch of chunks at a time.
 fn transform_block(layout: &Layout, primes: usize, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
-    let (n, m) = (layout.polynomial_size(), layout.chunk_count());
-    let mut out = vec![0u64; m * primes * n];
-    let mut poly = vec![0i64; n];
-    let mut residues = vec![0u64; primes * n];
-    for c in 0..m {
-        layout.gallery_chunk_polynomial(rows, c, &mut poly);
-        ntt.forward_signed(|j| poly[j], &mut residues);
-        scatter_tiles(&residues, n, c, m, &mut out);
-    }
+    let mut out = Vec::new();
+    transform_block_into(layout, primes, ntt, rows, &mut out);
     out
+}
+
+/// [`transform_block`] into `out`, reusing its allocation (every entry is overwritten).
+fn transform_block_into(
+    layout: &Layout,
+    primes: usize,
+    ntt: &RnsNtt,
+    rows: &[i8],
+    out: &mut Vec<u64>,
+) {
+    const BATCH: usize = 64;
+    let (n, m) = (layout.polynomial_size(), layout.chunk_count());
+    let mut polys = vec![0i8; m * n];
+    layout.gallery_block_polynomials(rows, &mut polys);
+    if out.len() != m * primes * n {
+        *out = vec![0u64; m * primes * n];
+    }
+    for (b, batch) in polys.chunks(BATCH * n).enumerate() {
+        let residues: Vec<Vec<u64>> = batch
+            .chunks_exact(n)
+            .map(|poly| {
+                let mut r = vec![0u64; primes * n];
+                ntt.forward_i8(poly, &mut r);
+                r
+            })
+            .collect();
+        scatter_chunks(&residues, n, b * BATCH, m, out);
+    }
 }
 
 /// A verifier's query, transformed once and ready to answer any number of blocks.
@@ -313,11 +348,17 @@ impl HolderQuery {
             "block range past the gallery"
         );
         let seeds: Vec<(usize, u128)> = blocks.map(|b| (b, rng.random::<u128>())).collect();
-        // As few groups as keep every thread busy, each at most MAX_GROUP_BLOCKS.
+        // As few groups as keep every thread busy, each at most MAX_GROUP_BLOCKS (or
+        // STREAM_GROUP_BLOCKS for a gallery transformed per query). The output does not
+        // depend on the grouping: every block has its own seed.
+        let most = match gallery.storage {
+            Storage::Transformed(_) => MAX_GROUP_BLOCKS,
+            Storage::Rows(_) => STREAM_GROUP_BLOCKS,
+        };
         let group = seeds
             .len()
             .div_ceil(rayon::current_num_threads())
-            .clamp(1, MAX_GROUP_BLOCKS);
+            .clamp(1, most);
         let groups: Vec<Vec<HolderBlock>> = seeds
             .par_chunks(group)
             .map(|group| self.respond_group(gallery, group, options))
@@ -347,7 +388,8 @@ impl HolderQuery {
             self.ntt.forward_signed(|j| u[j] as i64, &mut residues);
             scatter_tiles(&residues, n, 0, 1, ur);
         }
-        let mut bufs = vec![Vec::new(); group.len()];
+        let mut bufs = TRANSFORM_BUFFERS.with_borrow_mut(std::mem::take);
+        bufs.resize_with(group.len(), Vec::new);
         let transforms: Vec<&[u64]> = group
             .iter()
             .zip(bufs.iter_mut())
@@ -379,6 +421,7 @@ impl HolderQuery {
             .run(),
             other => unreachable!("{other:?} (streams, primes): moduli are 2^64 or 2^128"),
         }
+        TRANSFORM_BUFFERS.with_borrow_mut(|pool| *pool = bufs);
         group
             .iter()
             .zip(generators.iter_mut())

@@ -139,6 +139,41 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Writes the m chunk polynomials `Y_c` of one block (row-major `rows`, at most N/g of
+    /// them) into `out` (`[chunk][N]` i8 coefficients, zeros past the rows) in one pass over
+    /// the rows: the values of [`Layout::gallery_chunk_polynomial`] for every chunk, without
+    /// reading the block once per chunk.
+    pub fn gallery_block_polynomials(&self, rows: &[i8], out: &mut [i8]) {
+        let (d, g, n) = (self.dimension, self.group_size, self.polynomial_size);
+        assert_eq!(rows.len() % d, 0, "gallery rows");
+        assert!(rows.len() / d <= self.block_capacity(), "block overflow");
+        assert_eq!(out.len(), self.chunk_count() * n, "block polynomials");
+        out.fill(0);
+        // A transpose of (rows × chunks) units of g bytes, in tiles of 64 × 64 units so that
+        // the reads and the writes each stay within a few pages.
+        const TILE: usize = 64;
+        let (count, m) = (rows.len() / d, self.chunk_count());
+        for t0 in (0..count).step_by(TILE) {
+            for c0 in (0..m).step_by(TILE) {
+                for t in t0..(t0 + TILE).min(count) {
+                    let row = &rows[t * d..(t + 1) * d];
+                    let chunks = c0..(c0 + TILE).min(m);
+                    if g == 1 {
+                        for c in chunks {
+                            out[c * n + t] = row[c];
+                        }
+                    } else {
+                        for c in chunks {
+                            out[c * n + t * g..][..g].copy_from_slice(&row[c * g..][..g]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The largest ℓ1 norm of a quantised row of dimension d: ‖ŷ‖₁ ≤ √d·‖ŷ‖₂ ≤ √(d·B) with B the
 /// quantiser's norm bound (127·d for dimensions no quantiser serves).
 pub fn quantised_l1_bound(dimension: usize) -> u64 {
@@ -253,6 +288,31 @@ mod tests {
             };
             for h in group_sizes(&p, 512) {
                 assert!(cost(g) <= cost(h), "n = {n}: g = {g} vs {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn block_polynomials_equal_the_chunk_polynomials() {
+        let p = ParameterSet::toy();
+        for (d, g) in [(8, 1), (8, 4), (16, 16), (32, 2)] {
+            let l = Layout::new(&p, d, g).unwrap();
+            let n = p.n();
+            // A partial block: fewer rows than N/g.
+            let count = l.block_capacity() - 3;
+            let rows: Vec<i8> = (0..count * d)
+                .map(|i| ((i * 37 % 255) as i32 - 127) as i8)
+                .collect();
+            let mut block = vec![0i8; l.chunk_count() * n];
+            l.gallery_block_polynomials(&rows, &mut block);
+            let mut one = vec![0i64; n];
+            for c in 0..l.chunk_count() {
+                l.gallery_chunk_polynomial(&rows, c, &mut one);
+                let got: Vec<i64> = block[c * n..(c + 1) * n]
+                    .iter()
+                    .map(|&v| v as i64)
+                    .collect();
+                assert_eq!(got, one, "d = {d}, g = {g}, chunk {c}");
             }
         }
     }

@@ -237,6 +237,25 @@ impl RnsNtt {
         }
     }
 
+    /// [`RnsNtt::forward_signed`] for i8 coefficients (gallery chunks): every |c| < p, so a
+    /// residue is c or p + c, in a loop the compiler vectorises.
+    pub fn forward_i8(&self, coeffs: &[i8], out: &mut [u64]) {
+        let n = self.n;
+        assert_eq!(coeffs.len(), n, "polynomial size");
+        assert!(
+            out.len() == n || out.len() == 2 * n,
+            "one or two residue polynomials"
+        );
+        for (i, residues) in out.chunks_exact_mut(n).enumerate() {
+            let p = PRIMES[i] as i64;
+            for (r, &c) in residues.iter_mut().zip(coeffs) {
+                let c = c as i64;
+                *r = (c + ((c >> 63) & p)) as u64;
+            }
+            self.plans[i].fwd(residues);
+        }
+    }
+
     /// Transforms a polynomial mod 2^q into `[digit][prime][N]` layout.
     pub fn forward_digits(&self, rns: Rns, poly: &[u128], out: &mut [u64]) {
         let n = self.n;

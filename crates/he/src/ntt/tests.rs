@@ -126,6 +126,20 @@ fn the_64_bit_digit_split_agrees_with_the_general_one() {
 }
 
 #[test]
+fn i8_transform_equals_the_signed_one() {
+    let n = 512;
+    let ntt = RnsNtt::get(n);
+    let coeffs: Vec<i8> = (0..n).map(|i| (i * 97 % 255) as u8 as i8).collect();
+    assert!(coeffs.contains(&-128) && coeffs.contains(&127) && coeffs.contains(&0));
+    for primes in [1, 2] {
+        let (mut a, mut b) = (vec![0u64; primes * n], vec![0u64; primes * n]);
+        ntt.forward_i8(&coeffs, &mut a);
+        ntt.forward_signed(|j| coeffs[j] as i64, &mut b);
+        assert_eq!(a, b, "{primes} primes");
+    }
+}
+
+#[test]
 fn product_with_small_polynomial_is_exact() {
     let n = 256;
     let ntt = RnsNtt::get(n);
