@@ -4,11 +4,13 @@
 //! version, an `identities` table (id, label, quantised embedding, created time), and the
 //! holder's query [`Ledger`] (`budget` and `audit` tables). Every
 //! write is one transaction: an enrolment, a removal, or a whole bulk import, so a crash or a bad
-//! row mid-import leaves the store as it was. Embeddings are validated (dimension, finite,
+//! row mid-import leaves the store as it was. Every write also bumps the gallery's generation;
+//! an import then rewrites the quantised rows beside the database (`<file>.rows`, see
+//! [`RowsFile`]) for holders that stream the gallery instead of holding it in memory. Embeddings are validated (dimension, finite,
 //! non-zero) and quantised with the dimension's [`Quantiser`] before they are stored; the float
 //! values are not kept.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use privface_he::{HeError, Quantiser};
@@ -17,10 +19,12 @@ use thiserror::Error;
 
 mod ledger;
 mod readers;
+mod rows_file;
 
 pub use ledger::{AuditEntry, ClientUsage, Ledger, QueryEntry};
 
 pub use readers::{parse_csv, parse_jsonl, parse_npy, read_csv, read_jsonl, read_npy};
+pub use rows_file::{RowsFile, rows_path};
 
 /// Schema version stored in `meta`.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -96,6 +100,14 @@ pub enum GalleryError {
     /// No charged query has this audit id.
     #[error("no charged query {0} in the audit log")]
     UnknownQuery(i64),
+    /// The rows file beside the gallery is damaged.
+    #[error("{path}: {reason}")]
+    RowsFile {
+        /// File.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The file is not a privface gallery, or of another schema version.
     #[error("not a privface gallery (or another schema version): {0}")]
     NotAGallery(String),
@@ -193,6 +205,8 @@ impl std::fmt::Debug for QuantisedRows {
 pub struct Gallery {
     conn: Connection,
     quantiser: Quantiser,
+    /// The database file (None only for galleries no test or tool creates today).
+    path: Option<PathBuf>,
 }
 
 fn quantiser_for(dimension: usize) -> Result<Quantiser> {
@@ -250,7 +264,11 @@ impl Gallery {
             params![quantiser.scale().to_bits() as i64],
         )?;
         tx.commit()?;
-        Ok(Self { conn, quantiser })
+        Ok(Self {
+            conn,
+            quantiser,
+            path: Some(path.to_owned()),
+        })
     }
 
     /// Opens an existing gallery.
@@ -288,7 +306,32 @@ impl Gallery {
                 });
             }
         }
-        Ok(Self { conn, quantiser })
+        Ok(Self {
+            conn,
+            quantiser,
+            path: Some(path.to_owned()),
+        })
+    }
+
+    /// The write generation: bumped by every committed enrolment, import and removal (0 for a
+    /// gallery never written since generations were recorded).
+    pub fn generation(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .unwrap_or(0) as u64)
+    }
+
+    fn bump_generation(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+        tx.execute(
+            "INSERT INTO meta VALUES ('generation', 1)
+             ON CONFLICT(key) DO UPDATE SET value = value + 1",
+            [],
+        )?;
+        Ok(())
     }
 
     /// Embedding dimension.
@@ -329,15 +372,19 @@ impl Gallery {
         Ok(())
     }
 
-    /// Enrols one identity.
+    /// Enrols one identity. (The rows file is left behind the database: it is rebuilt when
+    /// a holder next opens the gallery for streaming, not rewritten per enrolment.)
     pub fn enrol(&mut self, record: &Record) -> Result<()> {
         let tx = self.conn.transaction()?;
         Self::insert(&tx, &self.quantiser, 0, record, now())?;
+        Self::bump_generation(&tx)?;
         tx.commit()?;
         Ok(())
     }
 
-    /// Enrols many identities atomically: all of them, or (on the first bad record) none.
+    /// Enrols many identities atomically: all of them, or (on the first bad record) none;
+    /// then rewrites the rows file (atomically: a crash leaves the old file, which is behind
+    /// the database's generation and rebuilt when next opened for streaming).
     pub fn import(&mut self, records: impl IntoIterator<Item = Result<Record>>) -> Result<usize> {
         let tx = self.conn.transaction()?;
         let created = now();
@@ -346,16 +393,30 @@ impl Gallery {
             Self::insert(&tx, &self.quantiser, i + 1, &r?, created)?;
             count += 1;
         }
+        Self::bump_generation(&tx)?;
         tx.commit()?;
+        self.write_rows_file()?;
         Ok(count)
     }
 
-    /// Removes an identity; returns whether it existed.
+    /// Removes an identity; returns whether it existed. (As for [`Gallery::enrol`], the rows
+    /// file is rebuilt when next opened for streaming.)
     pub fn remove(&mut self, id: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM identities WHERE id = ?1", params![id])?
-            == 1)
+        let tx = self.conn.transaction()?;
+        let removed = tx.execute("DELETE FROM identities WHERE id = ?1", params![id])? == 1;
+        if removed {
+            Self::bump_generation(&tx)?;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Every identity, ordered by id (the row order of [`Gallery::load_quantised`] and of the
+    /// rows file).
+    pub fn load_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM identities ORDER BY id")?;
+        let ids = stmt.query_map([], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Number of enrolled identities.

@@ -128,3 +128,77 @@ fn errors_name_what_is_wrong() {
         "{err}"
     );
 }
+
+#[test]
+fn the_rows_file_follows_the_database_and_damage_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.sqlite");
+    let rows = rows_path(&path);
+    let mut g = Gallery::create(&path, 4).unwrap();
+    let records = |ids: &[&str]| -> Vec<Result<Record>> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| Ok(rec(id, vec![1.0, i as f32, 0.5, -2.0])))
+            .collect()
+    };
+    g.import(records(&["c", "a", "b"])).unwrap();
+    // The import wrote the file: identity order, the rows of the database.
+    let (ids, file) = g.open_rows().unwrap();
+    assert_eq!(ids, ["a", "b", "c"]);
+    let want = g.load_quantised().unwrap();
+    let mut got = vec![0i8; 3 * 4];
+    privface_he::RowSource::read_rows(&file, 0, &mut got).unwrap();
+    assert_eq!(got, want.rows);
+    let mut one = vec![0i8; 4];
+    privface_he::RowSource::read_rows(&file, 2, &mut one).unwrap();
+    assert_eq!(one, want.row(2));
+    assert!(privface_he::RowSource::read_rows(&file, 3, &mut one).is_err());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&rows).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "templates are owner-only");
+    }
+    let written = std::fs::read(&rows).unwrap();
+
+    // An enrolment leaves the file behind (generation); opening for streaming rebuilds it.
+    let generation = g.generation().unwrap();
+    g.enrol(&rec("d", vec![0.0, 0.0, 1.0, 0.0])).unwrap();
+    assert_eq!(g.generation().unwrap(), generation + 1);
+    assert_eq!(
+        std::fs::read(&rows).unwrap(),
+        written,
+        "not rewritten per enrolment"
+    );
+    let (ids, file) = g.open_rows().unwrap();
+    assert_eq!(ids, ["a", "b", "c", "d"]);
+    assert_eq!(file.len(), 4);
+
+    // A crash between the commit and the rename leaves the old file: rebuilt, not served.
+    std::fs::write(&rows, &written).unwrap();
+    let (ids, file) = g.open_rows().unwrap();
+    assert_eq!((ids.len(), file.len()), (4, 4));
+    // A missing file is rebuilt too.
+    std::fs::remove_file(&rows).unwrap();
+    assert_eq!(g.open_rows().unwrap().1.len(), 4);
+
+    // A row byte changed after the write: the digest says so, and nothing is served.
+    let mut bytes = std::fs::read(&rows).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&rows, &bytes).unwrap();
+    let err = g.open_rows().unwrap_err();
+    assert!(err.to_string().contains("digest"), "{err}");
+    // A truncated file with a current header is damage as well.
+    bytes.truncate(last);
+    std::fs::write(&rows, &bytes).unwrap();
+    let err = g.open_rows().unwrap_err();
+    assert!(err.to_string().contains("expected"), "{err}");
+    // A removal bumps the generation (the next open rebuilds the damaged file from the
+    // database, which is the source of truth).
+    assert!(g.remove("d").unwrap());
+    assert!(!g.remove("d").unwrap());
+    assert_eq!(g.generation().unwrap(), generation + 2);
+    let (ids, _) = g.open_rows().unwrap();
+    assert_eq!(ids, ["a", "b", "c"]);
+}

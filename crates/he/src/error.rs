@@ -47,6 +47,9 @@ pub enum HeError {
     /// Insecure parameters were used without the caller explicitly allowing them.
     #[error("parameter set `{0}` is insecure and was not explicitly allowed")]
     InsecureParameters(String),
+    /// Gallery rows kept outside memory could not be read.
+    #[error("gallery storage: {0}")]
+    Storage(String),
 }
 
 /// Result alias for this crate.

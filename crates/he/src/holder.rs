@@ -1,8 +1,7 @@
-//! The holder's side: the packed gallery and the per-query response computation.
+//! The holder's side: the per-query response computation over a [`PackedGallery`].
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::{CryptoRng, Rng};
 use rayon::prelude::*;
@@ -11,11 +10,10 @@ use tfhe::core_crypto::prelude::{DefaultRandomGenerator, TUniform};
 
 use crate::HolderBlock;
 use crate::error::{HeError, Result};
-use crate::layout::Layout;
 use crate::masking::{Masker, ResponseOptions};
 use crate::ntt::{Accumulate, Rns, RnsNtt, scatter_chunks, scatter_tiles};
+use crate::packed::PackedGallery;
 use crate::params::ParameterSet;
-use crate::quantise::check_quantised;
 use crate::{Query, ResponseBlock, SessionShape};
 
 /// Most blocks processed together: one pass over the query transform (hundreds of MB at g = 1)
@@ -26,210 +24,6 @@ const MAX_GROUP_BLOCKS: usize = 16;
 /// 8·d·N/g bytes (32 MB at d = 512, g = 1), and the transform, not the query's reads,
 /// dominates there.
 const STREAM_GROUP_BLOCKS: usize = 4;
-
-thread_local! {
-    /// Each thread's buffers for the transforms of a gallery kept as rows, kept between calls
-    /// so that a block does not map and fault in tens of MB every time.
-    static TRANSFORM_BUFFERS: std::cell::RefCell<Vec<Vec<u64>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The holder's gallery, packed for one layout.
-///
-/// `Pretransformed` keeps every block's chunk polynomials in the NTT domain (one 64-bit residue
-/// per coefficient and prime: 8·d bytes per vector under `default`, 16·d under `q128`) and
-/// reuses them across queries; `OnTheFly`
-/// keeps the quantised rows (d bytes per vector) and transforms each block when it is needed,
-/// for galleries that do not fit in memory.
-pub struct PackedGallery {
-    layout: Layout,
-    len: usize,
-    storage: Storage,
-}
-
-enum Storage {
-    Transformed(Vec<Vec<u64>>),
-    Rows(Arc<[i8]>),
-}
-
-/// How a [`PackedGallery`] is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GalleryMode {
-    /// NTT-domain residues kept in memory.
-    Pretransformed,
-    /// Quantised rows kept; transforms computed per query.
-    OnTheFly,
-}
-
-impl PackedGallery {
-    /// Packs `rows` (n quantised vectors of dimension d, row-major). The rows are shared, not
-    /// copied: `OnTheFly` keeps a reference, `Pretransformed` reads them once.
-    ///
-    /// # Errors
-    /// [`HeError::WrongDimension`] when `rows` is not a whole number of d-vectors, and
-    /// [`HeError::Malformed`] for a −128 component or a row whose ℓ1 norm exceeds
-    /// [`Layout::max_row_l1`] (no quantised row does).
-    pub fn new(layout: Layout, rows: impl Into<Arc<[i8]>>, mode: GalleryMode) -> Result<Self> {
-        Self::with_progress(layout, rows, mode, &|_, _| {})
-    }
-
-    /// [`PackedGallery::new`], calling `progress(done, total)` as blocks are transformed (from
-    /// any of the packing threads, `done` counting up to `total`; once with `total` for
-    /// `OnTheFly`, which transforms nothing now).
-    ///
-    /// # Errors
-    /// As [`PackedGallery::new`].
-    pub fn with_progress(
-        layout: Layout,
-        rows: impl Into<Arc<[i8]>>,
-        mode: GalleryMode,
-        progress: &(dyn Fn(usize, usize) + Sync),
-    ) -> Result<Self> {
-        let rows: Arc<[i8]> = rows.into();
-        let d = layout.dimension();
-        if !rows.len().is_multiple_of(d) {
-            return Err(HeError::WrongDimension {
-                expected: d,
-                actual: rows.len() % d,
-            });
-        }
-        for (i, row) in rows.chunks_exact(d).enumerate() {
-            check_quantised(row, d)?;
-            let l1: u64 = row.iter().map(|&c| c.unsigned_abs() as u64).sum();
-            if l1 > layout.max_row_l1() {
-                return Err(HeError::Malformed {
-                    object: "gallery row",
-                    reason: format!(
-                        "row {i} has ℓ1 norm {l1}, above the {} this layout keeps exact",
-                        layout.max_row_l1()
-                    ),
-                });
-            }
-        }
-        let len = rows.len() / d;
-        let total = layout.block_count(len);
-        let storage = match mode {
-            GalleryMode::OnTheFly => {
-                progress(total, total);
-                Storage::Rows(rows)
-            }
-            GalleryMode::Pretransformed => {
-                let ntt = RnsNtt::get(layout.polynomial_size());
-                let primes = layout.rns().primes();
-                let done = AtomicUsize::new(0);
-                let blocks = (0..total)
-                    .into_par_iter()
-                    .map(|b| {
-                        let t = transform_block(
-                            &layout,
-                            primes,
-                            &ntt,
-                            block_rows(&layout, &rows, len, b),
-                        );
-                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                        t
-                    })
-                    .collect();
-                Storage::Transformed(blocks)
-            }
-        };
-        Ok(Self {
-            layout,
-            len,
-            storage,
-        })
-    }
-
-    /// Number of gallery vectors.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when the gallery holds no vector.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The layout this gallery is packed for.
-    pub fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
-    /// Bytes of memory the packed gallery occupies per vector.
-    pub fn bytes_per_vector(&self) -> f64 {
-        let bytes = match &self.storage {
-            Storage::Transformed(blocks) => blocks.iter().map(|b| b.len() * 8).sum::<usize>(),
-            Storage::Rows(rows) => rows.len(),
-        };
-        bytes as f64 / self.len.max(1) as f64
-    }
-
-    /// Vectors in block `b` (the last block may be partial).
-    pub fn block_len(&self, b: usize) -> usize {
-        let cap = self.layout.block_capacity();
-        self.len.saturating_sub(b * cap).min(cap)
-    }
-
-    /// The transform of block `b`: borrowed when pretransformed, computed into `buf` otherwise.
-    fn block_transform<'a>(&'a self, b: usize, buf: &'a mut Vec<u64>, ntt: &RnsNtt) -> &'a [u64] {
-        match &self.storage {
-            Storage::Transformed(blocks) => &blocks[b],
-            Storage::Rows(rows) => {
-                transform_block_into(
-                    &self.layout,
-                    self.layout.rns().primes(),
-                    ntt,
-                    block_rows(&self.layout, rows, self.len, b),
-                    buf,
-                );
-                buf
-            }
-        }
-    }
-}
-
-fn block_rows<'a>(layout: &Layout, rows: &'a [i8], len: usize, b: usize) -> &'a [i8] {
-    let cap = layout.block_capacity();
-    let d = layout.dimension();
-    &rows[b * cap * d..((b + 1) * cap).min(len) * d]
-}
-
-/// Transforms the m chunk polynomials of one block into `[tile][chunk][prime][LANES]` residues
-/// for the first `primes` primes: the block is cut into its chunk polynomials in one pass, then
-/// transformed and scattered a batch of chunks at a time.
-fn transform_block(layout: &Layout, primes: usize, ntt: &RnsNtt, rows: &[i8]) -> Vec<u64> {
-    let mut out = Vec::new();
-    transform_block_into(layout, primes, ntt, rows, &mut out);
-    out
-}
-
-/// [`transform_block`] into `out`, reusing its allocation (every entry is overwritten).
-fn transform_block_into(
-    layout: &Layout,
-    primes: usize,
-    ntt: &RnsNtt,
-    rows: &[i8],
-    out: &mut Vec<u64>,
-) {
-    const BATCH: usize = 64;
-    let (n, m) = (layout.polynomial_size(), layout.chunk_count());
-    let mut polys = vec![0i8; m * n];
-    layout.gallery_block_polynomials(rows, &mut polys);
-    if out.len() != m * primes * n {
-        *out = vec![0u64; m * primes * n];
-    }
-    for (b, batch) in polys.chunks(BATCH * n).enumerate() {
-        let residues: Vec<Vec<u64>> = batch
-            .chunks_exact(n)
-            .map(|poly| {
-                let mut r = vec![0u64; primes * n];
-                ntt.forward_i8(poly, &mut r);
-                r
-            })
-            .collect();
-        scatter_chunks(&residues, n, b * BATCH, m, out);
-    }
-}
 
 /// A verifier's query, transformed once and ready to answer any number of blocks.
 pub struct HolderQuery {
@@ -351,9 +145,10 @@ impl HolderQuery {
         // As few groups as keep every thread busy, each at most MAX_GROUP_BLOCKS (or
         // STREAM_GROUP_BLOCKS for a gallery transformed per query). The output does not
         // depend on the grouping: every block has its own seed.
-        let most = match gallery.storage {
-            Storage::Transformed(_) => MAX_GROUP_BLOCKS,
-            Storage::Rows(_) => STREAM_GROUP_BLOCKS,
+        let most = if gallery.transforms_per_query() {
+            STREAM_GROUP_BLOCKS
+        } else {
+            MAX_GROUP_BLOCKS
         };
         let group = seeds
             .len()
@@ -362,7 +157,7 @@ impl HolderQuery {
         let groups: Vec<Vec<HolderBlock>> = seeds
             .par_chunks(group)
             .map(|group| self.respond_group(gallery, group, options))
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(groups.into_iter().flatten().collect())
     }
 
@@ -371,7 +166,7 @@ impl HolderQuery {
         gallery: &PackedGallery,
         group: &[(usize, u128)],
         options: ResponseOptions,
-    ) -> Vec<HolderBlock> {
+    ) -> Result<Vec<HolderBlock>> {
         let n = self.params.n();
         let primes = self.rns.primes();
         let streams = 2 * self.rns.rows();
@@ -388,13 +183,12 @@ impl HolderQuery {
             self.ntt.forward_signed(|j| u[j] as i64, &mut residues);
             scatter_tiles(&residues, n, 0, 1, ur);
         }
-        let mut bufs = TRANSFORM_BUFFERS.with_borrow_mut(std::mem::take);
-        bufs.resize_with(group.len(), Vec::new);
+        let mut bufs = PackedGallery::take_buffers(group.len());
         let transforms: Vec<&[u64]> = group
             .iter()
             .zip(bufs.iter_mut())
             .map(|(&(b, _), buf)| gallery.block_transform(b, buf, &self.ntt))
-            .collect();
+            .collect::<Result<_>>()?;
         let mut outs = vec![vec![0u64; streams * n]; group.len()];
         let chunks = self.shape.layout.chunk_count();
         let blocks = transforms
@@ -421,15 +215,15 @@ impl HolderQuery {
             .run(),
             other => unreachable!("{other:?} (streams, primes): moduli are 2^64 or 2^128"),
         }
-        TRANSFORM_BUFFERS.with_borrow_mut(|pool| *pool = bufs);
-        group
+        PackedGallery::return_buffers(bufs);
+        Ok(group
             .iter()
             .zip(generators.iter_mut())
             .zip(outs.iter_mut())
             .map(|((&(index, _), generator), acc)| {
                 self.finish_block(gallery, index, generator, acc, options)
             })
-            .collect()
+            .collect())
     }
 
     /// Inverse transform, re-randomisation noise, modulus switching and masking of one

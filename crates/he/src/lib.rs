@@ -36,6 +36,7 @@ pub mod holder;
 pub mod layout;
 mod masking;
 pub mod ntt;
+pub mod packed;
 pub mod params;
 pub mod plain;
 pub mod quantise;
@@ -51,8 +52,9 @@ mod precision_tests;
 mod tests;
 
 pub use error::{HeError, Result};
-pub use holder::{GalleryMode, HolderQuery, PackedGallery};
+pub use holder::HolderQuery;
 pub use layout::{Layout, best_group_size, group_sizes, quantised_l1_bound, session_bytes};
+pub use packed::{GalleryMode, PackedGallery, RowSource};
 pub use params::{ParameterSet, ParameterSpec};
 pub use quantise::{MAX_DROPPED_BITS, Quantiser, coarse_threshold, share_bits_for_dimension};
 pub use units::{Dimension, ShareBits, VectorCount};

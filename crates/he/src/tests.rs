@@ -6,6 +6,7 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::*;
 use privface_gc::reconstruct_score;
+use std::sync::Arc;
 
 fn random_rows(rng: &mut ChaCha20Rng, n: usize, d: usize) -> Vec<i8> {
     (0..n * d).map(|_| rng.random_range(-127..=127)).collect()
@@ -211,6 +212,137 @@ fn on_the_fly_gallery_gives_the_same_response() {
     let b = session(&params, g, &probe, &rows, GalleryMode::OnTheFly, 11);
     assert_eq!(a, b);
     assert_scores(&a.0, &a.1, "on the fly");
+}
+
+/// Rows in memory behind the [`RowSource`] interface; once `broken` is set, reads that reach
+/// past row `fail_from` fail.
+struct MemorySource {
+    d: usize,
+    rows: Vec<i8>,
+    fail_from: usize,
+    broken: std::sync::atomic::AtomicBool,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl RowSource for MemorySource {
+    fn rows(&self) -> usize {
+        self.rows.len() / self.d
+    }
+
+    fn read_rows(&self, first: usize, out: &mut [i8]) -> std::io::Result<()> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let broken = self.broken.load(std::sync::atomic::Ordering::Relaxed);
+        if broken && first + out.len() / self.d > self.fail_from {
+            return Err(std::io::Error::other("disk gone"));
+        }
+        out.copy_from_slice(&self.rows[first * self.d..][..out.len()]);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_streamed_gallery_answers_exactly_as_the_rows_in_memory() {
+    // Two and a half blocks of stored rows, padded with zero rows to three blocks and a bit:
+    // the response must equal the in-memory one over the padded rows, block for block.
+    let params = ParameterSet::toy();
+    let (d, g) = (16, 2);
+    let layout = Layout::new(&params, d, g).unwrap();
+    let shape = SessionShape::new(&params, layout, 19).unwrap();
+    let cap = layout.block_capacity();
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let stored = random_rows(&mut rng, 2 * cap + cap / 2, d);
+    let padded_len = 3 * cap + 5;
+    let mut padded = stored.clone();
+    padded.resize(padded_len * d, 0);
+    let memory = PackedGallery::new(layout, padded, GalleryMode::OnTheFly).unwrap();
+    let source = Arc::new(MemorySource {
+        d,
+        rows: stored.clone(),
+        fail_from: usize::MAX,
+        broken: Default::default(),
+        reads: Default::default(),
+    });
+    let mut progress = Vec::new();
+    let seen = std::sync::Mutex::new(&mut progress);
+    let streamed = PackedGallery::streamed(layout, source.clone(), padded_len, &|done, total| {
+        seen.lock().unwrap().push((done, total))
+    })
+    .unwrap();
+    assert_eq!(
+        progress,
+        [(1, 3), (2, 3), (3, 3)],
+        "one check per stored block"
+    );
+    assert_eq!(streamed.len(), padded_len);
+    assert_eq!(streamed.bytes_per_vector(), 0.0);
+    let respond = |gallery: &PackedGallery| {
+        let mut rng = ChaCha20Rng::seed_from_u64(13);
+        let key = VerifierKey::generate(&params, &mut rng);
+        let probe = random_rows(&mut rng, 1, d);
+        let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
+        let holder = HolderQuery::new(&params, &shape, &query, gallery).unwrap();
+        holder
+            .respond(gallery, 0..holder.block_count(), &mut rng)
+            .unwrap()
+    };
+    let before = source.reads.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(respond(&streamed), respond(&memory));
+    // Three stored blocks read per query; the fourth, all padding, is not read at all.
+    let reads = source.reads.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert_eq!(reads, 3, "blocks 0..3 read, block 3 (all padding) not");
+}
+
+#[test]
+fn a_streamed_gallery_refuses_bad_rows_and_fails_a_query_it_cannot_read() {
+    let params = ParameterSet::toy();
+    let (d, g) = (16, 2);
+    let layout = Layout::new(&params, d, g).unwrap();
+    let shape = SessionShape::new(&params, layout, 19).unwrap();
+    let cap = layout.block_capacity();
+    let mut rng = ChaCha20Rng::seed_from_u64(14);
+    let mut rows = random_rows(&mut rng, 2 * cap, d);
+    let source = |rows: Vec<i8>, fail_from| {
+        Arc::new(MemorySource {
+            d,
+            rows,
+            fail_from,
+            broken: Default::default(),
+            reads: Default::default(),
+        })
+    };
+    // More rows stored than the gallery has: refused.
+    let err = PackedGallery::streamed(layout, source(rows.clone(), usize::MAX), cap, &|_, _| {})
+        .err()
+        .expect("too many rows");
+    assert!(matches!(err, HeError::Storage(_)), "{err}");
+    // A −128 in the second block: refused when the gallery is opened, naming the row.
+    rows[(cap + 3) * d] = -128;
+    let err = PackedGallery::streamed(
+        layout,
+        source(rows.clone(), usize::MAX),
+        2 * cap,
+        &|_, _| {},
+    )
+    .err()
+    .expect("bad row");
+    assert!(matches!(err, HeError::Malformed { .. }), "{err}");
+    rows[(cap + 3) * d] = 0;
+    // The second block becomes unreadable after the check: the query fails with the storage
+    // error instead of answering with wrong rows or panicking.
+    let src = source(rows, cap);
+    let broken = PackedGallery::streamed(layout, src.clone(), 2 * cap, &|_, _| {}).unwrap();
+    src.broken.store(true, std::sync::atomic::Ordering::Relaxed);
+    let key = VerifierKey::generate(&params, &mut rng);
+    let probe = random_rows(&mut rng, 1, d);
+    let query = key.encrypt_query(&shape, &probe, &mut rng).unwrap();
+    let holder = HolderQuery::new(&params, &shape, &query, &broken).unwrap();
+    assert!(
+        holder.respond(&broken, 0..1, &mut rng).is_ok(),
+        "block 0 is readable"
+    );
+    let err = holder.respond(&broken, 0..2, &mut rng).unwrap_err();
+    assert!(err.to_string().contains("disk gone"), "{err}");
 }
 
 #[test]

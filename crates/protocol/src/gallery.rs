@@ -1,12 +1,15 @@
 //! The holder's enrolled gallery as the sessions see it: the identities, the quantised rows
-//! (shared, never copied per session), the packed form for 1:N, and the padding bucket.
+//! (shared, never copied per session, or read from a [`RowSource`] when the gallery is
+//! streamed), the packed form for 1:N, and the padding bucket.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use privface_he::{
-    Dimension, GalleryMode, Layout, PackedGallery, ParameterSet, Quantiser, ShareBits, VectorCount,
-    best_group_size,
+    Dimension, GalleryMode, Layout, PackedGallery, ParameterSet, Quantiser, RowSource, ShareBits,
+    VectorCount, best_group_size,
 };
 
 use crate::error::{ProtocolError, Result};
@@ -26,10 +29,17 @@ pub struct HolderGallery {
     params: ParameterSet,
     quantiser: Quantiser,
     index: HashMap<String, usize>,
-    /// The enrolled rows followed by the zero rows of the padding, row-major.
-    rows: Arc<[i8]>,
+    rows: Rows,
     len: usize,
     packed: PackedGallery,
+}
+
+/// Where the enrolled rows are.
+enum Rows {
+    /// The enrolled rows followed by the zero rows of the padding, row-major.
+    Memory(Arc<[i8]>),
+    /// The enrolled rows, read when needed.
+    Source(Arc<dyn RowSource>),
 }
 
 impl HolderGallery {
@@ -80,38 +90,74 @@ impl HolderGallery {
                 rows.len()
             )));
         }
-        let mut index = HashMap::with_capacity(ids.len());
-        for (i, (id, row)) in ids
-            .into_iter()
-            .zip(rows.chunks_exact(dimension))
-            .enumerate()
+        // In parallel; the first bad row (in row order) is the one reported.
+        if let Some((id, e)) = rows
+            .par_chunks_exact(dimension)
+            .zip(ids.par_iter())
+            .find_map_first(|(row, id)| quantiser.check(row).err().map(|e| (id, e)))
         {
-            quantiser
-                .check(row)
-                .map_err(|e| ProtocolError::Config(format!("identity `{id}`: {e}")))?;
-            if index.insert(id.clone(), i).is_some() {
-                return Err(ProtocolError::Config(format!(
-                    "identity `{id}` enrolled twice"
-                )));
-            }
+            return Err(ProtocolError::Config(format!("identity `{id}`: {e}")));
         }
+        let index = index_ids(ids)?;
         let len = index.len();
         let padded = padded_count(len);
         rows.resize(padded * dimension, 0);
         let rows: Arc<[i8]> = rows.into();
-        let g = best_group_size(
-            params,
-            Dimension(dimension),
-            VectorCount(padded),
-            ShareBits(quantiser.share_bits()),
-        )?;
-        let layout = Layout::new(params, dimension, g)?;
+        let layout = layout_for(params, &quantiser, padded)?;
         let packed = PackedGallery::with_progress(layout, rows.clone(), mode, progress)?;
         Ok(Self {
             params: params.clone(),
             quantiser,
             index,
-            rows,
+            rows: Rows::Memory(rows),
+            len,
+            packed,
+        })
+    }
+
+    /// A gallery whose rows stay in `source` (row i belongs to `ids[i]`) and are read and
+    /// transformed per query: for galleries larger than memory. Every row is read once now
+    /// and checked as [`HolderGallery::from_rows`] checks it (progress in blocks).
+    pub fn streamed(
+        params: &ParameterSet,
+        dimension: usize,
+        ids: Vec<String>,
+        source: Arc<dyn RowSource>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Self> {
+        let quantiser = Quantiser::for_dimension(dimension)?;
+        if source.rows() != ids.len() {
+            return Err(ProtocolError::Config(format!(
+                "{} identities but {} stored rows",
+                ids.len(),
+                source.rows()
+            )));
+        }
+        let index = index_ids(ids)?;
+        let len = index.len();
+        let padded = padded_count(len);
+        let layout = layout_for(params, &quantiser, padded)?;
+        // The norm bound, which the packed gallery does not know, is checked here; the packed
+        // gallery's own checks read the rows once more (from the OS's cache).
+        const ROWS: usize = 4096;
+        let mut buf = vec![0i8; dimension * ROWS];
+        for first in (0..len).step_by(ROWS) {
+            let rows = &mut buf[..(len - first).min(ROWS) * dimension];
+            source
+                .read_rows(first, rows)
+                .map_err(|e| ProtocolError::Config(format!("reading the gallery rows: {e}")))?;
+            for (i, row) in rows.chunks_exact(dimension).enumerate() {
+                quantiser
+                    .check(row)
+                    .map_err(|e| ProtocolError::Config(format!("stored row {}: {e}", first + i)))?;
+            }
+        }
+        let packed = PackedGallery::streamed(layout, source.clone(), padded, progress)?;
+        Ok(Self {
+            params: params.clone(),
+            quantiser,
+            index,
+            rows: Rows::Source(source),
             len,
             packed,
         })
@@ -148,10 +194,57 @@ impl HolderGallery {
     }
 
     /// The quantised row enrolled as `id`.
-    pub fn row(&self, id: &str) -> Option<&[i8]> {
+    ///
+    /// # Errors
+    /// [`ProtocolError::Config`] when a streamed gallery's row cannot be read.
+    pub fn row(&self, id: &str) -> Result<Option<Vec<i8>>> {
         let d = self.dimension();
-        self.index.get(id).map(|&i| &self.rows[i * d..(i + 1) * d])
+        let Some(&i) = self.index.get(id) else {
+            return Ok(None);
+        };
+        match &self.rows {
+            Rows::Memory(rows) => Ok(Some(rows[i * d..(i + 1) * d].to_vec())),
+            Rows::Source(source) => {
+                let mut row = vec![0i8; d];
+                source.read_rows(i, &mut row).map_err(|e| {
+                    ProtocolError::Config(format!("reading the row of `{id}`: {e}"))
+                })?;
+                Ok(Some(row))
+            }
+        }
     }
+}
+
+/// Row positions by identity, refusing a duplicate.
+fn index_ids(ids: Vec<String>) -> Result<HashMap<String, usize>> {
+    use std::collections::hash_map::Entry;
+    let mut index = HashMap::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        match index.entry(id) {
+            Entry::Occupied(e) => {
+                return Err(ProtocolError::Config(format!(
+                    "identity `{}` enrolled twice",
+                    e.key()
+                )));
+            }
+            Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
+    }
+    Ok(index)
+}
+
+/// The byte-optimal layout for a padded gallery of `padded` vectors.
+fn layout_for(params: &ParameterSet, quantiser: &Quantiser, padded: usize) -> Result<Layout> {
+    let d = quantiser.dimension();
+    let g = best_group_size(
+        params,
+        Dimension(d),
+        VectorCount(padded),
+        ShareBits(quantiser.share_bits()),
+    )?;
+    Ok(Layout::new(params, d, g)?)
 }
 
 #[cfg(test)]
@@ -184,8 +277,8 @@ mod tests {
             GalleryMode::OnTheFly,
         )
         .unwrap();
-        assert_eq!(g.row("b"), Some(&rows(2)[..]));
-        assert_eq!(g.row("c"), None);
+        assert_eq!(g.row("b").unwrap(), Some(rows(2)));
+        assert_eq!(g.row("c").unwrap(), None);
         let twice = HolderGallery::new(
             &params,
             8,

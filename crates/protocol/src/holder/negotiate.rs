@@ -98,17 +98,15 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
                 // An unknown identity is answered like a known one that does not match: the
                 // zero row scores 0 < τ, and the session has the same messages and sizes (a
                 // refusal here would be a free enrolment oracle). It is charged below too.
-                let zero;
-                let row = match gallery.row(identity) {
+                let row = match gallery.row(identity).map_err(internal)? {
                     Some(row) => row,
                     None => {
                         tracing::debug!(client = %self.client, "claimed identity is not enrolled; answering with the zero row");
-                        zero = vec![0i8; d];
-                        &zero
+                        vec![0i8; d]
                     }
                 };
                 let single =
-                    single_row(p, d, k, row).map_err(|e| internal(ProtocolError::He(e)))?;
+                    single_row(p, d, k, &row).map_err(|e| internal(ProtocolError::He(e)))?;
                 (1, *single.layout(), Answering::Single(Arc::new(single)))
             }
         };
