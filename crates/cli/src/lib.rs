@@ -31,12 +31,59 @@ pub fn parameter_set(name: &str, insecure_ok: bool) -> Result<ParameterSet> {
     Ok(p)
 }
 
-/// Loads the SQLite gallery and packs it for serving, with a progress bar (blocks, rate, ETA)
-/// on a terminal.
-pub fn load_gallery(db: &Path, params: &ParameterSet) -> Result<Arc<HolderGallery>> {
+/// How the holder keeps its gallery (`serve --gallery-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GalleryChoice {
+    /// `stream` when the pretransformed gallery would take more than half the memory
+    /// available now, `memory` otherwise.
+    Auto,
+    /// Pretransformed in memory (8·d bytes per vector under `default`): the fastest queries.
+    Memory,
+    /// Rows read from the rows file beside the database and transformed per query: for
+    /// galleries larger than memory.
+    Stream,
+}
+
+/// The memory available now (`MemAvailable` of /proc/meminfo), if known.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The mode `choice` means for `n` vectors of dimension `d` under `params`, given the memory
+/// available (unknown: memory).
+pub fn resolve_gallery_mode(
+    choice: GalleryChoice,
+    params: &ParameterSet,
+    n: usize,
+    d: usize,
+    available: Option<u64>,
+) -> GalleryChoice {
+    match choice {
+        GalleryChoice::Auto => {
+            let pretransformed = n as u64 * d as u64 * 8 * params.rns().primes() as u64;
+            match available {
+                Some(avail) if pretransformed > avail / 2 => GalleryChoice::Stream,
+                _ => GalleryChoice::Memory,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Loads the SQLite gallery and packs it for serving in the mode `choice` resolves to, with a
+/// progress bar (blocks, rate, ETA) on a terminal.
+pub fn load_gallery(
+    db: &Path,
+    params: &ParameterSet,
+    choice: GalleryChoice,
+) -> Result<Arc<HolderGallery>> {
     let g = Gallery::open(db).with_context(|| format!("opening gallery {}", db.display()))?;
-    let rows = g.load_quantised()?;
-    let n = rows.len();
+    let n = g.count()?;
+    let mode = resolve_gallery_mode(choice, params, n, g.dimension(), available_memory());
+    tracing::info!(identities = n, mode = ?mode, "loading the gallery");
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -46,7 +93,10 @@ pub fn load_gallery(db: &Path, params: &ParameterSet) -> Result<Arc<HolderGaller
             .expect("valid template")
             .progress_chars("=> "),
         );
-        b.set_message(format!("packing {n} identities"));
+        b.set_message(match mode {
+            GalleryChoice::Stream => format!("checking {n} streamed identities"),
+            _ => format!("packing {n} identities"),
+        });
         b
     });
     // The packing threads only count; one thread of ours draws (indicatif is not called from
@@ -67,14 +117,25 @@ pub fn load_gallery(db: &Path, params: &ParameterSet) -> Result<Arc<HolderGaller
                 }
             });
         }
-        let packed = HolderGallery::from_rows_with_progress(
-            params,
-            rows.dimension,
-            rows.ids,
-            rows.rows,
-            GalleryMode::Pretransformed,
-            &progress,
-        );
+        let packed = (|| -> Result<HolderGallery> {
+            Ok(match mode {
+                GalleryChoice::Stream => {
+                    let (ids, file) = g.open_rows()?;
+                    HolderGallery::streamed(params, g.dimension(), ids, Arc::new(file), &progress)?
+                }
+                _ => {
+                    let rows = g.load_quantised()?;
+                    HolderGallery::from_rows_with_progress(
+                        params,
+                        rows.dimension,
+                        rows.ids,
+                        rows.rows,
+                        GalleryMode::Pretransformed,
+                        &progress,
+                    )?
+                }
+            })
+        })();
         finished.store(true, Ordering::Relaxed);
         packed
     })?;
@@ -155,4 +216,31 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_streams_only_when_the_pretransformed_gallery_would_crowd_memory() {
+        let p = ParameterSet::default_64();
+        let gb = 1u64 << 30;
+        // 10^6 × 512 pretransformed is 4 GB (8·d per vector, one prime): memory with 24 GB
+        // available, stream with 6 GB (4 GB > 3 GB), memory when nothing is known.
+        let auto = |n, avail| resolve_gallery_mode(GalleryChoice::Auto, &p, n, 512, avail);
+        assert_eq!(auto(1_000_000, Some(24 * gb)), GalleryChoice::Memory);
+        assert_eq!(auto(1_000_000, Some(6 * gb)), GalleryChoice::Stream);
+        assert_eq!(auto(10_000_000, Some(24 * gb)), GalleryChoice::Stream);
+        assert_eq!(auto(10_000_000, None), GalleryChoice::Memory);
+        // q128 keeps two residues: twice the memory.
+        let q = ParameterSet::q128();
+        let q128 = resolve_gallery_mode(GalleryChoice::Auto, &q, 1_000_000, 512, Some(12 * gb));
+        assert_eq!(q128, GalleryChoice::Stream);
+        // An explicit choice is kept whatever the memory.
+        for choice in [GalleryChoice::Memory, GalleryChoice::Stream] {
+            assert_eq!(resolve_gallery_mode(choice, &p, 10, 8, Some(1)), choice);
+        }
+        assert!(available_memory().is_some_and(|m| m > 0));
+    }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use privface_cli::{
-    BudgetLimit, DEFAULT_BUDGET, ServeLimits, SqliteLedger, init_logging, load_gallery,
-    parameter_set, read_embedding,
+    BudgetLimit, DEFAULT_BUDGET, GalleryChoice, ServeLimits, SqliteLedger, init_logging,
+    load_gallery, parameter_set, read_embedding,
 };
 use privface_gallery::{Gallery, Ledger, Record, read_csv, read_jsonl, read_npy};
 use privface_net::{client_identity, pki, serve, server_tls_with_crls};
@@ -157,6 +157,12 @@ enum Command {
         /// twice this from the threshold (spec §4.1). For example 0.000244 (2^-12).
         #[arg(long, default_value_t = 0.0)]
         precision: f64,
+        /// How to keep the gallery: `memory` (pretransformed, 8·d bytes per identity),
+        /// `stream` (the rows file beside the database, read and transformed per query) or
+        /// `auto` (stream when the pretransformed gallery would need more than half the
+        /// memory available).
+        #[arg(long, value_enum, default_value = "auto")]
+        gallery_mode: GalleryChoice,
     },
 }
 
@@ -356,9 +362,10 @@ fn main() -> Result<()> {
             allow_output,
             crl,
             precision,
+            gallery_mode,
         } => {
             let params = parameter_set(&params, insecure_toy_params)?;
-            let gallery = load_gallery(&db, &params)?;
+            let gallery = load_gallery(&db, &params, gallery_mode)?;
             let crl = match &crl {
                 Some(path) => std::fs::read(path)
                     .with_context(|| format!("reading the CRL {}", path.display()))?,

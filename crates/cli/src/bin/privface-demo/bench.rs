@@ -6,61 +6,49 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use privface_cli::{SyntheticFaces, peak_rss_mb, phases_json, read_embedding};
-use privface_he::{GalleryMode, ParameterSet, Quantiser, plain};
+use privface_cli::{
+    GalleryChoice, SyntheticFaces, available_memory, peak_rss_mb, phases_json, read_embedding,
+    resolve_gallery_mode,
+};
+use privface_he::{GalleryMode, ParameterSet, Quantiser, RowSource, plain};
 use privface_protocol::{HolderGallery, Mode};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use super::{Pki, THRESHOLD, ask, start_holder};
 
-pub(super) fn bench(n: usize, d: usize, precision: f64) -> Result<()> {
+mod cache;
+
+/// The gallery a bench serves, its probe and the plaintext decision measured in the same run.
+struct Prepared {
+    gallery: Arc<HolderGallery>,
+    probe: Vec<f32>,
+    plain_bit: bool,
+    plain_s: f64,
+    in_band: bool,
+    pack_s: f64,
+    mode: &'static str,
+}
+
+pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Result<()> {
     let params = ParameterSet::default_64();
     let pki = Pki::mint()?;
-    let faces = SyntheticFaces {
-        dimension: d,
-        noise: 0.8,
-    };
-    let mut rng = ChaCha20Rng::seed_from_u64(7);
     let quantiser = Quantiser::for_dimension(d)?;
-    eprintln!("generating {n} identities (d = {d}) ...");
-    let mut ids = Vec::with_capacity(n);
-    let mut rows: Vec<i8> = Vec::with_capacity(n * d);
-    let mut probe_identity = Vec::new();
-    for i in 0..n {
-        let id = faces.identity(&mut rng);
-        ids.push(format!("p{i}"));
-        rows.extend(quantiser.quantise(&faces.capture(&id, &mut rng))?);
-        if i == n / 2 {
-            probe_identity = id;
-        }
-    }
-    let probe = faces.capture(&probe_identity, &mut rng);
-
-    // Plaintext decision in the same run, before the rows move into the packed gallery.
-    let t = Instant::now();
-    let x = quantiser.quantise(&probe)?;
-    let tau = quantiser.threshold(THRESHOLD);
-    let scores = plain::scores(&x, &rows);
-    let plain_bit = scores.iter().any(|&s| s as i64 >= tau);
-    let plain_s = t.elapsed().as_secs_f64();
-    // A coarse comparison may decide a score within its band either way (spec §4.1).
     let dropped_bits = quantiser.dropped_bits_for_tolerance(precision);
-    let band = 1i64 << (dropped_bits + 1);
-    let in_band = scores
-        .iter()
-        .any(|&s| dropped_bits > 0 && (s as i64 - tau).abs() < band);
-
-    eprintln!("packing ...");
-    let t = Instant::now();
-    let gallery = Arc::new(HolderGallery::from_rows(
-        &params,
-        d,
-        ids,
-        rows,
-        GalleryMode::Pretransformed,
-    )?);
-    let pack_s = t.elapsed().as_secs_f64();
+    // The mode a holder would pick here (`serve --gallery-mode auto`).
+    let mode = resolve_gallery_mode(GalleryChoice::Auto, &params, n, d, available_memory());
+    let Prepared {
+        gallery,
+        probe,
+        plain_bit,
+        plain_s,
+        in_band,
+        pack_s,
+        mode,
+    } = match mode {
+        GalleryChoice::Stream => streamed(&params, n, d, dropped_bits, cache_dir)?,
+        _ => in_memory(&params, n, d, dropped_bits)?,
+    };
     let probe_file = pki.dir.path().join("probe.json");
     std::fs::write(&probe_file, serde_json::to_string(&probe)?)?;
 
@@ -96,7 +84,9 @@ pub(super) fn bench(n: usize, d: usize, precision: f64) -> Result<()> {
         anyhow::Ok((child, t.elapsed().as_secs_f64()))
     })?;
     let phases = child["phases"].as_array().cloned().unwrap_or_default();
-    println!("identification, n = {n}, d = {d} (gallery packed in {pack_s:.1} s)");
+    println!(
+        "identification, n = {n}, d = {d}, gallery {mode} (packed or checked in {pack_s:.1} s)"
+    );
     println!(
         "  {:<11} {:>10} {:>14} {:>14}",
         "phase", "ms", "bytes sent", "bytes recv"
@@ -135,6 +125,7 @@ pub(super) fn bench(n: usize, d: usize, precision: f64) -> Result<()> {
             "plain_bit": plain_bit,
             "dropped_bits": dropped_bits,
             "score_in_band": in_band,
+            "gallery_mode": mode,
         })
     );
     anyhow::ensure!(
@@ -142,6 +133,116 @@ pub(super) fn bench(n: usize, d: usize, precision: f64) -> Result<()> {
         "garbled bit differs from the plaintext decision"
     );
     Ok(())
+}
+
+/// The synthetic gallery generated in memory and pretransformed.
+fn in_memory(params: &ParameterSet, n: usize, d: usize, dropped_bits: u32) -> Result<Prepared> {
+    let faces = SyntheticFaces {
+        dimension: d,
+        noise: 0.8,
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let quantiser = Quantiser::for_dimension(d)?;
+    eprintln!("generating {n} identities (d = {d}) ...");
+    let mut ids = Vec::with_capacity(n);
+    let mut rows: Vec<i8> = Vec::with_capacity(n * d);
+    let mut probe_identity = Vec::new();
+    for i in 0..n {
+        let id = faces.identity(&mut rng);
+        ids.push(format!("p{i}"));
+        rows.extend(quantiser.quantise(&faces.capture(&id, &mut rng))?);
+        if i == n / 2 {
+            probe_identity = id;
+        }
+    }
+    let probe = faces.capture(&probe_identity, &mut rng);
+    // Plaintext decision in the same run, before the rows move into the packed gallery.
+    let t = Instant::now();
+    let (plain_bit, in_band) = plain_decision(&quantiser, &probe, &rows, dropped_bits)?;
+    let plain_s = t.elapsed().as_secs_f64();
+    eprintln!("packing ...");
+    let t = Instant::now();
+    let gallery = Arc::new(HolderGallery::from_rows(
+        params,
+        d,
+        ids,
+        rows,
+        GalleryMode::Pretransformed,
+    )?);
+    Ok(Prepared {
+        gallery,
+        probe,
+        plain_bit,
+        plain_s,
+        in_band,
+        pack_s: t.elapsed().as_secs_f64(),
+        mode: "memory",
+    })
+}
+
+/// The synthetic gallery as cached quantised rows, streamed from the file per query.
+fn streamed(
+    params: &ParameterSet,
+    n: usize,
+    d: usize,
+    dropped_bits: u32,
+    cache_dir: &Path,
+) -> Result<Prepared> {
+    let rows = cache::open_or_generate(cache_dir, n, d)?;
+    let quantiser = Quantiser::for_dimension(d)?;
+    let probe = rows.probe.clone();
+    // The plaintext decision, a piece of the file at a time.
+    let t = Instant::now();
+    let (mut plain_bit, mut in_band) = (false, false);
+    let mut buf = vec![0i8; 1 << 16 << 9];
+    let piece = buf.len() / d;
+    for first in (0..n).step_by(piece) {
+        let part = &mut buf[..(n - first).min(piece) * d];
+        rows.read_rows(first, part)?;
+        let (bit, band) = plain_decision(&quantiser, &probe, part, dropped_bits)?;
+        plain_bit |= bit;
+        in_band |= band;
+    }
+    let plain_s = t.elapsed().as_secs_f64();
+    eprintln!("checking the streamed rows ...");
+    let t = Instant::now();
+    let ids = (0..n).map(|i| format!("p{i}")).collect();
+    let gallery = Arc::new(HolderGallery::streamed(
+        params,
+        d,
+        ids,
+        Arc::new(rows),
+        &|_, _| {},
+    )?);
+    Ok(Prepared {
+        gallery,
+        probe,
+        plain_bit,
+        plain_s,
+        in_band,
+        pack_s: t.elapsed().as_secs_f64(),
+        mode: "stream",
+    })
+}
+
+/// (some score ≥ τ, some score within the coarse comparison's band of τ) over `rows`.
+fn plain_decision(
+    quantiser: &Quantiser,
+    probe: &[f32],
+    rows: &[i8],
+    dropped_bits: u32,
+) -> Result<(bool, bool)> {
+    let x = quantiser.quantise(probe)?;
+    let tau = quantiser.threshold(THRESHOLD);
+    let scores = plain::scores(&x, rows);
+    // A coarse comparison may decide a score within its band either way (spec §4.1).
+    let band = 1i64 << (dropped_bits + 1);
+    Ok((
+        scores.iter().any(|&s| s as i64 >= tau),
+        scores
+            .iter()
+            .any(|&s| dropped_bits > 0 && (s as i64 - tau).abs() < band),
+    ))
 }
 
 pub(super) fn verifier_child(connect: &str, dir: &Path, probe: &Path) -> Result<()> {

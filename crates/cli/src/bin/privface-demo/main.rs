@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use privface_cli::{SyntheticFaces, init_logging, load_gallery};
+use privface_cli::{GalleryChoice, SyntheticFaces, init_logging, load_gallery};
 use privface_gallery::{Gallery, QuantisedRows, Record};
 use privface_he::{ParameterSet, Quantiser, plain};
 use privface_net::{
@@ -59,6 +59,9 @@ enum Command {
         /// --precision`.
         #[arg(long, default_value_t = 0.0)]
         precision: f64,
+        /// Where a gallery too large for memory keeps its generated rows between runs.
+        #[arg(long, default_value_os_t = std::env::temp_dir().join("privface-bench"))]
+        cache_dir: std::path::PathBuf,
     },
     /// A load test: one `privface-holder serve` process against many honest and hostile
     /// clients at once; checks every honest bit and that the holder's threads and memory come
@@ -220,7 +223,7 @@ fn demo(n: usize, d: usize) -> Result<bool> {
     );
 
     let t = Instant::now();
-    let gallery = load_gallery(&db, &params)?;
+    let gallery = load_gallery(&db, &params, GalleryChoice::Auto)?;
     println!(
         "holder: parameter set `{}` ({}-bit), gallery packed in {:.1} s, threshold cos ≥ {THRESHOLD}",
         params.name(),
@@ -298,7 +301,8 @@ fn main() -> ExitCode {
             gallery_size,
             dim,
             precision,
-        }) => bench(gallery_size, dim, precision).map(|_| true),
+            cache_dir,
+        }) => bench(gallery_size, dim, precision, &cache_dir).map(|_| true),
         Some(Command::Load(plan)) => load::load(plan),
         Some(Command::VerifierChild {
             connect,
