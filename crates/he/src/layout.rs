@@ -150,23 +150,22 @@ impl Layout {
         assert!(rows.len() / d <= self.block_capacity(), "block overflow");
         assert_eq!(out.len(), self.chunk_count() * n, "block polynomials");
         out.fill(0);
-        // A transpose of (rows × chunks) units of g bytes, in tiles of 64 × 64 units so that
-        // the reads and the writes each stay within a few pages.
+        // A transpose of (rows × chunks) units of g bytes, in tiles of 64 rows: each chunk's
+        // run of the tile is written contiguously while the tile's rows stay in L1.
         const TILE: usize = 64;
-        let (count, m) = (rows.len() / d, self.chunk_count());
-        for t0 in (0..count).step_by(TILE) {
-            for c0 in (0..m).step_by(TILE) {
-                for t in t0..(t0 + TILE).min(count) {
-                    let row = &rows[t * d..(t + 1) * d];
-                    let chunks = c0..(c0 + TILE).min(m);
-                    if g == 1 {
-                        for c in chunks {
-                            out[c * n + t] = row[c];
-                        }
-                    } else {
-                        for c in chunks {
-                            out[c * n + t * g..][..g].copy_from_slice(&row[c * g..][..g]);
-                        }
+        let m = self.chunk_count();
+        for (tile, block) in rows.chunks(TILE * d).enumerate() {
+            let t0 = tile * TILE;
+            let count = block.len() / d;
+            for c in 0..m {
+                let dst = &mut out[c * n + t0 * g..c * n + (t0 + count) * g];
+                if g == 1 {
+                    for (o, row) in dst.iter_mut().zip(block.chunks_exact(d)) {
+                        *o = row[c];
+                    }
+                } else {
+                    for (o, row) in dst.chunks_exact_mut(g).zip(block.chunks_exact(d)) {
+                        o.copy_from_slice(&row[c * g..(c + 1) * g]);
                     }
                 }
             }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::error::{HeError, Result};
 use crate::layout::Layout;
-use crate::ntt::{RnsNtt, scatter_chunks};
+use crate::ntt::{RnsNtt, scatter_chunks_here};
 use crate::quantise::check_quantised;
 
 /// Quantised gallery rows kept outside the process's memory (a file the OS caches), read a
@@ -321,6 +321,6 @@ fn transform_block_into(
                 r
             })
             .collect();
-        scatter_chunks(&residues, n, b * BATCH, m, out);
+        scatter_chunks_here(&residues, n, b * BATCH, m, out);
     }
 }

@@ -244,9 +244,10 @@ impl RowSource for MemorySource {
 #[test]
 fn a_streamed_gallery_answers_exactly_as_the_rows_in_memory() {
     // Two and a half blocks of stored rows, padded with zero rows to three blocks and a bit:
-    // the response must equal the in-memory one over the padded rows, block for block.
+    // the response must equal the in-memory one over the padded rows, block for block. At
+    // d = 128, g = 1 a block has 128 chunks: two batches with the sums carried.
     let params = ParameterSet::toy();
-    let (d, g) = (16, 2);
+    let (d, g) = (128, 1);
     let layout = Layout::new(&params, d, g).unwrap();
     let shape = SessionShape::new(&params, layout, 19).unwrap();
     let cap = layout.block_capacity();
