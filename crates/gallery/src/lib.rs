@@ -107,8 +107,8 @@ impl std::fmt::Debug for QuantisedRows {
 pub struct Gallery {
     conn: Connection,
     quantiser: Quantiser,
-    /// The database file (None only for galleries no test or tool creates today).
-    path: Option<PathBuf>,
+    /// The database file (the rows file lives beside it).
+    path: PathBuf,
 }
 
 fn quantiser_for(dimension: usize) -> Result<Quantiser> {
@@ -169,7 +169,7 @@ impl Gallery {
         Ok(Self {
             conn,
             quantiser,
-            path: Some(path.to_owned()),
+            path: path.to_owned(),
         })
     }
 
@@ -211,7 +211,7 @@ impl Gallery {
         Ok(Self {
             conn,
             quantiser,
-            path: Some(path.to_owned()),
+            path: path.to_owned(),
         })
     }
 

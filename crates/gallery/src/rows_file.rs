@@ -124,10 +124,7 @@ impl Gallery {
     /// Rewrites the rows file from the database: into `<file>.tmp` (owner-only), fsynced,
     /// then renamed over the old one and the directory fsynced.
     pub(crate) fn write_rows_file(&self) -> Result<()> {
-        let Some(db) = self.path.as_deref() else {
-            return Ok(());
-        };
-        let path = rows_path(db);
+        let path = rows_path(&self.path);
         let tmp = {
             let mut name = path.as_os_str().to_owned();
             name.push(".tmp");
@@ -188,10 +185,7 @@ impl Gallery {
     /// [`GalleryError::Read`] for I/O, [`GalleryError::RowsFile`] when the rows do not match
     /// their digest (the file was damaged after it was written).
     pub fn open_rows(&self) -> Result<(Vec<String>, RowsFile)> {
-        let db = self.path.as_deref().ok_or_else(|| {
-            GalleryError::NotAGallery("an in-memory gallery has no rows file".into())
-        })?;
-        let path = rows_path(db);
+        let path = rows_path(&self.path);
         let ids = self.load_ids()?;
         let expected = (self.dimension(), ids.len(), self.generation()?);
         let header = read_header(&path)?;
@@ -206,6 +200,13 @@ impl Gallery {
             path: path.display().to_string(),
             reason: "no valid header after a rebuild".into(),
         })?;
+        // Another process may have written the gallery since the identities were read.
+        if (header.dimension, header.count, header.generation) != expected {
+            return Err(GalleryError::RowsFile {
+                path: path.display().to_string(),
+                reason: "the gallery changed while it was being opened; open it again".into(),
+            });
+        }
         let mut file = File::open(&path).map_err(io(&path))?;
         let d = header.dimension;
         let want = HEADER_BYTES + (header.count * d) as u64;
