@@ -42,6 +42,36 @@ fn p(dir: &Path, f: &str) -> String {
     dir.join(f).display().to_string()
 }
 
+/// Runs `privface-verifier verify` with the JSON `probe` against the toy-set holder at `addr`,
+/// with the verifier's certificates under `d/pki` and `extra` arguments.
+fn verify_at(d: &Path, addr: &str, probe: String, extra: &[&str]) -> (i32, String, String) {
+    std::fs::write(d.join("probe.json"), probe).unwrap();
+    let (probe, ca, cert, key) = (
+        p(d, "probe.json"),
+        p(d, "pki/verifier/ca.pem"),
+        p(d, "pki/verifier/verifier.pem"),
+        p(d, "pki/verifier/verifier.key"),
+    );
+    let mut args = vec![
+        "verify",
+        "--probe",
+        &probe,
+        "--connect",
+        addr,
+        "--ca",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--params",
+        "toy",
+        "--insecure-toy-params",
+    ];
+    args.extend_from_slice(extra);
+    run(VERIFIER, &args)
+}
+
 #[test]
 fn holder_and_verifier_binaries_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,31 +162,7 @@ fn holder_and_verifier_binaries_end_to_end() {
     let (server, addr, line) = start(&args);
     assert!(line.contains("serving 19 identities"), "{line}");
 
-    let verify_json = |probe: String, extra: &[&str]| {
-        std::fs::write(d.join("probe.json"), probe).unwrap();
-        let mut args = vec![
-            "verify",
-            "--probe",
-            &p(d, "probe.json"),
-            "--connect",
-            &addr,
-            "--ca",
-            &p(d, "pki/verifier/ca.pem"),
-            "--cert",
-            &p(d, "pki/verifier/verifier.pem"),
-            "--key",
-            &p(d, "pki/verifier/verifier.key"),
-            "--params",
-            "toy",
-            "--insecure-toy-params",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(VERIFIER, &refs)
-    };
+    let verify_json = |probe: String, extra: &[&str]| verify_at(d, &addr, probe, extra);
     let verify = |probe: Vec<f32>, extra: &[&str]| verify_json(format!("{probe:?}"), extra);
     let (code, out, err) = verify(vector(7, dim), &[]);
     assert_eq!((code, out.trim()), (0, "match"), "{err}");
@@ -229,31 +235,8 @@ fn holder_and_verifier_binaries_end_to_end() {
         .collect();
     let (server, addr, line) = start(&args);
     assert!(line.contains("serving 19 identities"), "{line}");
-    let verify = |probe: Vec<f32>, extra: &[&str]| {
-        std::fs::write(d.join("probe.json"), format!("{probe:?}")).unwrap();
-        let mut args = vec![
-            "verify",
-            "--probe",
-            &p(d, "probe.json"),
-            "--connect",
-            &addr,
-            "--ca",
-            &p(d, "pki/verifier/ca.pem"),
-            "--cert",
-            &p(d, "pki/verifier/verifier.pem"),
-            "--key",
-            &p(d, "pki/verifier/verifier.key"),
-            "--params",
-            "toy",
-            "--insecure-toy-params",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(VERIFIER, &refs).0
-    };
+    let verify =
+        |probe: Vec<f32>, extra: &[&str]| verify_at(d, &addr, format!("{probe:?}"), extra).0;
     assert_eq!(verify(vector(7, dim), &[]), 0);
     assert_eq!(verify(vector(1000, dim), &[]), 1);
     assert_eq!(verify(vector(7, dim), &["--identity", "p7"]), 0);

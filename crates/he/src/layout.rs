@@ -149,7 +149,11 @@ impl Layout {
         assert_eq!(rows.len() % d, 0, "gallery rows");
         assert!(rows.len() / d <= self.block_capacity(), "block overflow");
         assert_eq!(out.len(), self.chunk_count() * n, "block polynomials");
-        out.fill(0);
+        // Only the coefficients past the rows need zeroing: the transpose writes the others.
+        let used = rows.len() / d * g;
+        for poly in out.chunks_exact_mut(n) {
+            poly[used..].fill(0);
+        }
         // A transpose of (rows × chunks) units of g bytes, in tiles of 64 rows: each chunk's
         // run of the tile is written contiguously while the tile's rows stay in L1.
         const TILE: usize = 64;

@@ -153,16 +153,18 @@ impl PackedGallery {
 
     /// A gallery of `len` vectors whose rows stay in `source` (rows past the source's are
     /// zero padding) and are read and transformed per query. Reads every row once now, a
-    /// block at a time, to check it as [`PackedGallery::new`] does, calling
+    /// block at a time, to check it as [`PackedGallery::new`] does and with the caller's
+    /// `row_check` (the quantiser's norm bound, say) in the same pass, calling
     /// `progress(done, total)` per block.
     ///
     /// # Errors
     /// [`HeError::Storage`] when the source cannot be read or holds more than `len` rows;
-    /// [`HeError::Malformed`] for a row [`PackedGallery::new`] refuses.
+    /// [`HeError::Malformed`] for a row [`PackedGallery::new`] or `row_check` refuses.
     pub fn streamed(
         layout: Layout,
         source: Arc<dyn RowSource>,
         len: usize,
+        row_check: &dyn Fn(&[i8]) -> Result<()>,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Self> {
         if source.rows() > len {
@@ -179,6 +181,10 @@ impl PackedGallery {
             read_block(&layout, source.as_ref(), b, &mut buf)?;
             for (i, row) in buf.chunks_exact(d).enumerate() {
                 check_row(&layout, b * cap + i, row)?;
+                row_check(row).map_err(|e| HeError::Malformed {
+                    object: "gallery row",
+                    reason: format!("row {}: {e}", b * cap + i),
+                })?;
             }
             progress(b + 1, total);
         }

@@ -266,9 +266,13 @@ fn a_streamed_gallery_answers_exactly_as_the_rows_in_memory() {
     });
     let mut progress = Vec::new();
     let seen = std::sync::Mutex::new(&mut progress);
-    let streamed = PackedGallery::streamed(layout, source.clone(), padded_len, &|done, total| {
-        seen.lock().unwrap().push((done, total))
-    })
+    let streamed = PackedGallery::streamed(
+        layout,
+        source.clone(),
+        padded_len,
+        &|_| Ok(()),
+        &|done, total| seen.lock().unwrap().push((done, total)),
+    )
     .unwrap();
     assert_eq!(
         progress,
@@ -313,9 +317,15 @@ fn a_streamed_gallery_refuses_bad_rows_and_fails_a_query_it_cannot_read() {
         })
     };
     // More rows stored than the gallery has: refused.
-    let err = PackedGallery::streamed(layout, source(rows.clone(), usize::MAX), cap, &|_, _| {})
-        .err()
-        .expect("too many rows");
+    let err = PackedGallery::streamed(
+        layout,
+        source(rows.clone(), usize::MAX),
+        cap,
+        &|_| Ok(()),
+        &|_, _| {},
+    )
+    .err()
+    .expect("too many rows");
     assert!(matches!(err, HeError::Storage(_)), "{err}");
     // A −128 in the second block: refused when the gallery is opened, naming the row.
     rows[(cap + 3) * d] = -128;
@@ -323,16 +333,42 @@ fn a_streamed_gallery_refuses_bad_rows_and_fails_a_query_it_cannot_read() {
         layout,
         source(rows.clone(), usize::MAX),
         2 * cap,
+        &|_| Ok(()),
         &|_, _| {},
     )
     .err()
     .expect("bad row");
     assert!(matches!(err, HeError::Malformed { .. }), "{err}");
     rows[(cap + 3) * d] = 0;
+    // The caller's own check runs in the same pass and is named the same way.
+    let saved: Vec<i8> = rows[(cap + 5) * d..(cap + 6) * d].to_vec();
+    rows[(cap + 5) * d..(cap + 6) * d].fill(99);
+    let refuse_99 = |row: &[i8]| {
+        if row.iter().all(|&c| c == 99) {
+            Err(HeError::ZeroEmbedding)
+        } else {
+            Ok(())
+        }
+    };
+    let err = PackedGallery::streamed(
+        layout,
+        source(rows.clone(), usize::MAX),
+        2 * cap,
+        &refuse_99,
+        &|_, _| {},
+    )
+    .err()
+    .expect("refused by the caller's check");
+    assert!(
+        err.to_string().contains(&format!("row {}", cap + 5)),
+        "{err}"
+    );
+    rows[(cap + 5) * d..(cap + 6) * d].copy_from_slice(&saved);
     // The second block becomes unreadable after the check: the query fails with the storage
     // error instead of answering with wrong rows or panicking.
     let src = source(rows, cap);
-    let broken = PackedGallery::streamed(layout, src.clone(), 2 * cap, &|_, _| {}).unwrap();
+    let broken =
+        PackedGallery::streamed(layout, src.clone(), 2 * cap, &|_| Ok(()), &|_, _| {}).unwrap();
     src.broken.store(true, std::sync::atomic::Ordering::Relaxed);
     let key = VerifierKey::generate(&params, &mut rng);
     let probe = random_rows(&mut rng, 1, d);

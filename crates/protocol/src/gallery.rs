@@ -137,22 +137,10 @@ impl HolderGallery {
         let len = index.len();
         let padded = padded_count(len);
         let layout = layout_for(params, &quantiser, padded)?;
-        // The norm bound, which the packed gallery does not know, is checked here; the packed
-        // gallery's own checks read the rows once more (from the OS's cache).
-        const ROWS: usize = 4096;
-        let mut buf = vec![0i8; dimension * ROWS];
-        for first in (0..len).step_by(ROWS) {
-            let rows = &mut buf[..(len - first).min(ROWS) * dimension];
-            source
-                .read_rows(first, rows)
-                .map_err(|e| ProtocolError::Config(format!("reading the gallery rows: {e}")))?;
-            for (i, row) in rows.chunks_exact(dimension).enumerate() {
-                quantiser
-                    .check(row)
-                    .map_err(|e| ProtocolError::Config(format!("stored row {}: {e}", first + i)))?;
-            }
-        }
-        let packed = PackedGallery::streamed(layout, source.clone(), padded, progress)?;
+        // The norm bound, which the packed gallery does not know, in the same pass as its own
+        // checks.
+        let norm = |row: &[i8]| quantiser.check(row);
+        let packed = PackedGallery::streamed(layout, source.clone(), padded, &norm, progress)?;
         Ok(Self {
             params: params.clone(),
             quantiser,
@@ -286,5 +274,41 @@ mod tests {
             GalleryMode::OnTheFly,
         );
         assert!(matches!(twice, Err(ProtocolError::Config(_))));
+    }
+
+    /// Rows behind the [`RowSource`] interface.
+    struct Rows8(Vec<i8>);
+
+    impl RowSource for Rows8 {
+        fn rows(&self) -> usize {
+            self.0.len() / 8
+        }
+
+        fn read_rows(&self, first: usize, out: &mut [i8]) -> std::io::Result<()> {
+            out.copy_from_slice(&self.0[first * 8..first * 8 + out.len()]);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_streamed_gallery_serves_rows_and_refuses_one_over_the_norm_bound() {
+        let params = ParameterSet::toy();
+        let ids = || vec!["a".to_string(), "b".to_string()];
+        let mut rows: Vec<i8> = [vec![1i8; 8], vec![2i8; 8]].concat();
+        let g =
+            HolderGallery::streamed(&params, 8, ids(), Arc::new(Rows8(rows.clone())), &|_, _| {})
+                .unwrap();
+        assert_eq!(g.row("b").unwrap(), Some(vec![2i8; 8]));
+        assert_eq!(g.row("c").unwrap(), None);
+        // 127 in every component: ‖ŷ‖² = 8·127², above any quantiser's bound at d = 8.
+        rows[8..].fill(127);
+        let err = HolderGallery::streamed(&params, 8, ids(), Arc::new(Rows8(rows)), &|_, _| {})
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("row 1"), "{err}");
+        // Fewer stored rows than identities: refused before anything is read.
+        let short =
+            HolderGallery::streamed(&params, 8, ids(), Arc::new(Rows8(vec![1; 8])), &|_, _| {});
+        assert!(matches!(short, Err(ProtocolError::Config(_))));
     }
 }
