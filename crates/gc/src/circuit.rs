@@ -125,22 +125,38 @@ pub fn threshold_batch<F: Fancy>(
 ) -> Result<Vec<F::Wire>, F::Error> {
     let k = spec.share_bits as usize;
     assert_eq!(shares.len(), k, "one wire vector per share bit");
+    let carry = borrow_carries(f, shares, offset)?;
+    // m = ¬(s_(k−1) ⊕ ¬w_(k−1) ⊕ c_(k−1)) = s_(k−1) ⊕ w_(k−1) ⊕ c_(k−1).
+    let t = f.xor(&shares[k - 1], &carry[k - 1]);
+    Ok(f.xor_known(&t, offset[k - 1]))
+}
+
+/// The carries of s + ¬w + 1 (mod 2^k), the borrow chain of s − w for garbler-known w:
+/// entry i is c_i for 1 ≤ i ≤ k − 1 (entry 0 is the constant carry-in 1). One half-gate and
+/// k − 2 ANDs per lane:
+/// c_1 = ¬(¬s_0 ∧ w_0) and c_(i+1) = ((s_i ⊕ c_i) ∧ (¬w_i ⊕ c_i)) ⊕ c_i.
+pub(crate) fn borrow_carries<F: Fancy>(
+    f: &mut F,
+    shares: &[Vec<F::Wire>],
+    offset: &[F::Known<'_>],
+) -> Result<Vec<Vec<F::Wire>>, F::Error> {
+    let k = shares.len();
+    assert!(k >= 2, "a share of at least two bits");
     assert_eq!(offset.len(), k, "one known-bit vector per share bit");
-    // c_1 = ¬(¬s_0 ∧ w_0).
+    let mut carries = vec![f.constant(true, shares[0].len())];
     let not_s0 = f.not(&shares[0]);
     let both = f.and_known(&not_s0, offset[0])?;
-    let mut carry = f.not(&both);
+    carries.push(f.not(&both));
     for i in 1..k - 1 {
-        // c_(i+1) = ((s_i ⊕ c_i) ∧ (¬w_i ⊕ c_i)) ⊕ c_i.
-        let a = f.xor(&shares[i], &carry);
-        let not_w = f.xor_known(&carry, offset[i]);
+        let carry = &carries[i];
+        let a = f.xor(&shares[i], carry);
+        let not_w = f.xor_known(carry, offset[i]);
         let b = f.not(&not_w);
         let ab = f.and(&a, &b)?;
-        carry = f.xor(&ab, &carry);
+        let next = f.xor(&ab, carry);
+        carries.push(next);
     }
-    // m = ¬(s_(k−1) ⊕ ¬w_(k−1) ⊕ c_(k−1)) = s_(k−1) ⊕ w_(k−1) ⊕ c_(k−1).
-    let t = f.xor(&shares[k - 1], &carry);
-    Ok(f.xor_known(&t, offset[k - 1]))
+    Ok(carries)
 }
 
 /// Splits lane values into `k` bit vectors (bit i of every lane).

@@ -25,6 +25,7 @@
 //! assert_eq!((count.ands, count.half_gates), (20, 1));
 //! ```
 
+pub mod argmax;
 pub mod circuit;
 pub mod error;
 pub mod fancy;
@@ -35,6 +36,7 @@ pub mod twoparty;
 #[cfg(test)]
 mod tests;
 
+pub use argmax::{ArgmaxEvaluator, ArgmaxGarbler, ArgmaxSpec};
 pub use circuit::{ThresholdSpec, reconstruct_score};
 pub use error::{GcError, Result};
 pub use fancy::{Counter, Fancy, Plain};

@@ -55,7 +55,7 @@ pub struct GarblerOutcome {
 }
 
 /// Wire labels for a batch laid out as `[bit][lane]` from OT outputs laid out lane-major.
-fn columns(labels: &[Block], k: usize) -> Vec<Vec<Block>> {
+pub(crate) fn columns(labels: &[Block], k: usize) -> Vec<Vec<Block>> {
     let lanes = labels.len() / k;
     (0..k)
         .map(|i| (0..lanes).map(|t| labels[t * k + i]).collect())

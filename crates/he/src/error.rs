@@ -47,6 +47,15 @@ pub enum HeError {
     /// Insecure parameters were used without the caller explicitly allowing them.
     #[error("parameter set `{0}` is insecure and was not explicitly allowed")]
     InsecureParameters(String),
+    /// A classification input component is outside the model's input bound (it would be
+    /// clamped, which changes the decision silently).
+    #[error("input component {index} is outside the model's input range [−{bound}, {bound}]")]
+    InputOutOfRange {
+        /// Index of the first offending component.
+        index: usize,
+        /// The model's bound X on every component.
+        bound: f64,
+    },
     /// Gallery rows kept outside memory could not be read.
     #[error("gallery storage: {0}")]
     Storage(String),

@@ -31,6 +31,7 @@
 //! ```
 
 mod bits;
+pub mod classify;
 pub mod error;
 pub mod holder;
 pub mod layout;
@@ -51,6 +52,7 @@ mod precision_tests;
 #[cfg(test)]
 mod tests;
 
+pub use classify::{InputQuantiser, MAX_CLASSES, QuantisedModel};
 pub use error::{HeError, Result};
 pub use holder::HolderQuery;
 pub use layout::{Layout, best_group_size, group_sizes, quantised_l1_bound, session_bytes};
