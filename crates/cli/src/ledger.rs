@@ -51,6 +51,7 @@ impl QueryLedger for SqliteLedger {
         let (mode, identity) = match query.mode {
             Mode::Identify => ("identify", None),
             Mode::Verify { identity } => ("verify", Some(identity.as_str())),
+            Mode::Classify { model } => ("classify", Some(model.as_str())),
         };
         let entry = QueryEntry {
             client: query.client,
@@ -66,9 +67,9 @@ impl QueryLedger for SqliteLedger {
         }
     }
 
-    fn record_outcome(&self, charge: Charge, bit: bool) -> privface_protocol::Result<()> {
+    fn record_outcome(&self, charge: Charge, outcome: u32) -> privface_protocol::Result<()> {
         self.0
-            .record_outcome(charge.0, bit)
+            .record_outcome(charge.0, outcome)
             .map_err(|e| ProtocolError::Internal(format!("query ledger: {e}")))
     }
 }

@@ -82,6 +82,14 @@ pub enum GalleryError {
         /// What is wrong.
         reason: String,
     },
+    /// A classification model could not be stored or read back.
+    #[error("model `{name}`: {reason}")]
+    Model {
+        /// The model's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The file is not a privface gallery, or of another schema version.
     #[error("not a privface gallery (or another schema version): {0}")]
     NotAGallery(String),

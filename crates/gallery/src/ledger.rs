@@ -56,9 +56,9 @@ pub struct AuditEntry {
     pub time: i64,
     /// The client's identity.
     pub client: String,
-    /// `identify`, `verify`, or `reset` (an operator's budget reset).
+    /// `identify`, `verify`, `classify`, or `reset` (an operator's budget reset).
     pub mode: String,
-    /// The claimed identity in 1:1 mode.
+    /// The claimed identity in 1:1 mode, the model's name in classification.
     pub identity: Option<String>,
     /// n', the number of scores.
     pub scores: u32,
@@ -66,8 +66,9 @@ pub struct AuditEntry {
     pub output: String,
     /// False for a query refused because the budget was used up.
     pub charged: bool,
-    /// The bit, when the holder learnt it.
-    pub outcome: Option<bool>,
+    /// The outcome, when the holder learnt it: the bit (1 match, 0 no match), or the class
+    /// index in classification.
+    pub outcome: Option<u32>,
 }
 
 /// A query as the ledger records it.
@@ -75,9 +76,9 @@ pub struct AuditEntry {
 pub struct QueryEntry<'a> {
     /// The client's identity.
     pub client: &'a str,
-    /// `identify` or `verify`.
+    /// `identify`, `verify` or `classify`.
     pub mode: &'a str,
-    /// The claimed identity in 1:1 mode.
+    /// The claimed identity in 1:1 mode, the model's name in classification.
     pub identity: Option<&'a str>,
     /// n'.
     pub scores: u32,
@@ -161,11 +162,12 @@ impl Ledger {
         Ok(charged.then_some(id))
     }
 
-    /// Records the bit the holder learnt for the charged query `id`.
-    pub fn record_outcome(&self, id: i64, bit: bool) -> Result<()> {
+    /// Records the outcome the holder learnt for the charged query `id` (the bit as 0 or 1, or
+    /// the class index).
+    pub fn record_outcome(&self, id: i64, outcome: u32) -> Result<()> {
         let n = self.conn().execute(
             "UPDATE audit SET outcome = ?2 WHERE id = ?1 AND charged = 1",
-            params![id, bit],
+            params![id, outcome],
         )?;
         if n != 1 {
             return Err(GalleryError::UnknownQuery(id));
@@ -259,7 +261,7 @@ mod tests {
                 assert!(ledger.charge(&query("alice")).unwrap().is_some());
             }
             let id = ledger.charge(&query("bob")).unwrap().unwrap();
-            ledger.record_outcome(id, true).unwrap();
+            ledger.record_outcome(id, 1).unwrap();
         }
         // A new process: the counts are where they were.
         let ledger = Ledger::open(&path, Some(3)).unwrap();
@@ -272,7 +274,7 @@ mod tests {
         let audit = ledger.audit(100).unwrap();
         assert_eq!(audit.len(), 6);
         assert_eq!(audit.iter().filter(|a| !a.charged).count(), 2);
-        assert_eq!(audit[2].outcome, Some(true));
+        assert_eq!(audit[2].outcome, Some(1));
         assert_eq!(audit[0].outcome, None);
         // An operator's reset gives the budget back and is logged.
         assert!(ledger.reset("alice").unwrap());

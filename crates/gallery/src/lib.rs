@@ -2,7 +2,8 @@
 //!
 //! One SQLite file per gallery: a `meta` table with the embedding dimension and a schema
 //! version, an `identities` table (id, label, quantised embedding, created time), and the
-//! holder's query [`Ledger`] (`budget` and `audit` tables). Every
+//! holder's query [`Ledger`] (`budget` and `audit` tables), and the classification models it
+//! serves (`models`, see [`Gallery::import_model`]). Every
 //! write is one transaction: an enrolment, a removal, or a whole bulk import, so a crash or a bad
 //! row mid-import leaves the store as it was. Every write also bumps the gallery's generation;
 //! an import then rewrites the quantised rows beside the database (`<file>.rows`, see
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod error;
 mod ledger;
+mod models;
 mod readers;
 mod rows_file;
 
@@ -25,7 +27,10 @@ pub use error::GalleryError;
 
 pub use ledger::{AuditEntry, ClientUsage, Ledger, QueryEntry};
 
-pub use readers::{parse_csv, parse_jsonl, parse_npy, read_csv, read_jsonl, read_npy};
+pub use models::{ModelInfo, read_model};
+pub use readers::{
+    parse_csv, parse_f32_npy, parse_jsonl, parse_npy, read_csv, read_f32_npy, read_jsonl, read_npy,
+};
 pub use rows_file::{RowsFile, rows_path};
 
 /// Schema version stored in `meta`.

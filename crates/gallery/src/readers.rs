@@ -29,6 +29,41 @@ pub fn read_npy(npy: &Path, ids: &Path) -> Result<Vec<Record>> {
 
 /// [`read_npy`] on bytes already read; the names are for error messages.
 pub fn parse_npy(npy: &str, bytes: &[u8], ids: &str, id_bytes: &[u8]) -> Result<Vec<Record>> {
+    let (dims, values) = parse_f32_npy(npy, bytes)?;
+    let [n, d] = dims[..] else {
+        return Err(format_err(npy, "shape must be (n, d)"));
+    };
+    let ids_text = std::str::from_utf8(id_bytes).map_err(|_| format_err(ids, "not UTF-8"))?;
+    let id_list: Vec<&str> = ids_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if id_list.len() != n {
+        return Err(format_err(
+            ids,
+            format!("{} ids for {n} matrix rows", id_list.len()),
+        ));
+    }
+    Ok(id_list
+        .iter()
+        .zip(values.chunks_exact(d.max(1)))
+        .map(|(id, row)| Record {
+            id: id.to_string(),
+            label: String::new(),
+            embedding: row.to_vec(),
+        })
+        .collect())
+}
+
+/// Reads a `.npy` float32 array of any shape (little-endian `<f4`, C order): its shape and
+/// its values in C order.
+pub fn read_f32_npy(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    parse_f32_npy(&path.display().to_string(), &read(path)?)
+}
+
+/// [`read_f32_npy`] on bytes already read; the name is for error messages.
+pub fn parse_f32_npy(npy: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
     let bad = |why: &str| format_err(npy, why);
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not an .npy file"));
@@ -64,44 +99,22 @@ pub fn parse_npy(npy: &str, bytes: &[u8], ids: &str, id_bytes: &[u8]) -> Result<
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad("bad shape")))
         .collect::<Result<_>>()?;
-    let [n, d] = dims[..] else {
-        return Err(bad("shape must be (n, d)"));
-    };
     let data = &bytes[start + header_len..];
-    let want = n
-        .checked_mul(d)
-        .and_then(|x| x.checked_mul(4))
-        .ok_or_else(|| bad(&format!("shape ({n}, {d}) is too large")))?;
+    let want = dims
+        .iter()
+        .try_fold(4usize, |acc, &x| acc.checked_mul(x))
+        .ok_or_else(|| bad(&format!("shape {dims:?} is too large")))?;
     if data.len() != want {
         return Err(bad(&format!(
-            "{} data bytes for shape ({n}, {d})",
+            "{} data bytes for shape {dims:?}",
             data.len()
         )));
     }
-    let ids_text = std::str::from_utf8(id_bytes).map_err(|_| format_err(ids, "not UTF-8"))?;
-    let id_list: Vec<&str> = ids_text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
+    let values = data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
         .collect();
-    if id_list.len() != n {
-        return Err(format_err(
-            ids,
-            format!("{} ids for {n} matrix rows", id_list.len()),
-        ));
-    }
-    Ok(id_list
-        .iter()
-        .zip(data.chunks_exact(4 * d.max(1)))
-        .map(|(id, row)| Record {
-            id: id.to_string(),
-            label: String::new(),
-            embedding: row
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-                .collect(),
-        })
-        .collect())
+    Ok((dims, values))
 }
 
 /// Reads CSV records: `id,label,v0,…,v(d−1)` per line (no quoting; a first line starting with

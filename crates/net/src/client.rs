@@ -23,9 +23,9 @@ pub struct VerifyRequest {
     pub config: VerifierConfig,
     /// The probe embedding.
     pub probe: Vec<f32>,
-    /// Identification (1:N) or verification of a claimed identity (1:1).
+    /// Identification (1:N), verification of a claimed identity (1:1) or classification.
     pub mode: Mode,
-    /// Who learns the bit.
+    /// Who learns the result.
     pub output: OutputTo,
     /// Handshake and I/O timeouts.
     pub timeouts: Timeouts,
@@ -74,9 +74,10 @@ pub async fn verify(
     tokio::task::spawn_blocking(move || {
         let outcome = drive(session, &mut reader, &mut writer, MAX_FRAME);
         let _ = writer.shutdown();
-        let ((bit, accept), timings) = outcome?;
+        let ((bit, class, accept), timings) = outcome?;
         Ok(VerifyOutcome {
             bit,
+            class,
             accept,
             timings,
         })

@@ -175,7 +175,7 @@ pub async fn serve(
         sessions.spawn(async move {
             match holder_connection(tcp, acceptor, config, options, &slots).await {
                 Ok(report) => {
-                    tracing::info!(%peer, bit = ?report.bit, scores = report.scores, "session done")
+                    tracing::info!(%peer, bit = ?report.bit, class = ?report.class.as_ref().map(|c| c.index), scores = report.scores, "session done")
                 }
                 Err(e) => tracing::warn!(%peer, error = %e, "session failed"),
             }

@@ -26,6 +26,8 @@ pub enum AbortCode {
     Internal,
     /// The holder has no session slot free for this client now; try again later.
     Busy,
+    /// Classification against a model the holder does not serve.
+    UnknownModel,
 }
 
 impl AbortCode {
@@ -42,6 +44,7 @@ impl AbortCode {
             AbortCode::Timeout => "a phase took too long",
             AbortCode::Internal => "the peer failed internally",
             AbortCode::Busy => "the holder is busy (too many sessions); try again later",
+            AbortCode::UnknownModel => "the holder serves no model of that name",
         }
     }
 }

@@ -21,7 +21,7 @@ pub struct QueryRecord<'a> {
     pub mode: &'a Mode,
     /// n', the number of scores the session compares.
     pub scores: u32,
-    /// Who learns the bit.
+    /// Who learns the result.
     pub output: OutputTo,
 }
 
@@ -36,8 +36,9 @@ pub trait QueryLedger: Send + Sync {
     /// changed. [`ProtocolError::BudgetExhausted`] when the client has no query left.
     fn charge(&self, query: &QueryRecord<'_>) -> Result<Charge>;
 
-    /// Records the bit of a charged query when the holder learns it.
-    fn record_outcome(&self, charge: Charge, bit: bool) -> Result<()>;
+    /// Records the outcome of a charged query when the holder learns it: the bit (0 or 1) of
+    /// identification and verification, the class index of classification.
+    fn record_outcome(&self, charge: Charge, outcome: u32) -> Result<()>;
 }
 
 /// Per-client query budget (client = certificate identity) kept in memory, shared by all
@@ -80,7 +81,7 @@ impl QueryLedger for QueryBudget {
         Ok(Charge(0))
     }
 
-    fn record_outcome(&self, _: Charge, _: bool) -> Result<()> {
+    fn record_outcome(&self, _: Charge, _: u32) -> Result<()> {
         Ok(())
     }
 }

@@ -108,6 +108,14 @@ pub enum PeerMisbehaved {
         /// Scores the session fixes for it.
         expected: u32,
     },
+    /// A classification's output decoded to a class index past the model's labels.
+    #[error("class index {index} but the model has {labels} labels")]
+    ClassOutOfRange {
+        /// The decoded index.
+        index: u32,
+        /// Labels the holder announced.
+        labels: usize,
+    },
 }
 
 macro_rules! wraps {
@@ -148,9 +156,11 @@ impl ProtocolError {
             ProtocolError::Unexpected { .. } => AbortCode::Unexpected,
             ProtocolError::BudgetExhausted(_) => AbortCode::Budget,
             ProtocolError::Refused(_)
-            | ProtocolError::He(HeError::InsecureParameters(_) | HeError::InvalidParameters(_)) => {
-                AbortCode::Parameters
-            }
+            | ProtocolError::He(
+                HeError::InsecureParameters(_)
+                | HeError::InvalidParameters(_)
+                | HeError::InputOutOfRange { .. },
+            ) => AbortCode::Parameters,
             ProtocolError::He(HeError::WrongDimension { .. }) => AbortCode::Dimension,
             ProtocolError::He(_) | ProtocolError::Gc(_) | ProtocolError::Ot(_) => {
                 AbortCode::Malformed

@@ -8,15 +8,17 @@ mod rounds;
 
 use std::sync::Arc;
 
+use crate::model::{Class, ModelSet};
 use privface_he::{ParameterSet, SeededCiphertext};
 use privface_ot::{Block, BufferChannel, Delta, IknpSender};
 use rand::{CryptoRng, Rng};
 
 use crate::budget::{Charge, QueryLedger};
+use crate::comparison::Circuit;
 use crate::driver::Session;
 use crate::error::{PeerMisbehaved, ProtocolError, Result};
 use crate::gallery::HolderGallery;
-use crate::messages::{Hello, Message, OutputTo, consumed};
+use crate::messages::{Hello, Message, Mode, OutputTo, consumed};
 use crate::phase::{Phase, PhaseTimings};
 use crate::{DEFAULT_BATCH, DEFAULT_ROUND_BLOCKS, MAX_BATCH, MAX_ROUND_BLOCKS, unexpected};
 use negotiate::Terms;
@@ -47,6 +49,8 @@ pub struct HolderConfig {
     /// tolerance with [`privface_he::Quantiser::dropped_bits_for_tolerance`]; decisions are
     /// exact for scores further than 2^(j+1) from τ (spec §4.1).
     pub dropped_bits: u32,
+    /// The classification models served (spec §13), by name; none unless configured.
+    pub models: Arc<ModelSet>,
 }
 
 impl HolderConfig {
@@ -67,6 +71,7 @@ impl HolderConfig {
             round_blocks: DEFAULT_ROUND_BLOCKS,
             allowed_outputs: vec![OutputTo::Verifier, OutputTo::Holder, OutputTo::Both],
             dropped_bits: 0,
+            models: Arc::new(ModelSet::new()),
         }
     }
 
@@ -100,6 +105,13 @@ impl HolderConfig {
                 privface_he::MAX_DROPPED_BITS
             ));
         }
+        if let Some((name, _)) = self
+            .models
+            .iter()
+            .find(|(_, m)| m.shape().params_name != self.params.name())
+        {
+            return bad(format!("model `{name}` packed for another parameter set"));
+        }
         if self.allowed_outputs.is_empty() {
             return bad("no output destination is allowed".into());
         }
@@ -119,8 +131,10 @@ impl HolderConfig {
 /// What a holder session ends with.
 #[derive(Debug)]
 pub struct HolderReport {
-    /// The bit, when the verifier let the holder learn it.
+    /// The bit, when the verifier let the holder learn it (identification, verification).
     pub bit: Option<bool>,
+    /// The class, when the verifier let the holder learn it (classification).
+    pub class: Option<Class>,
     /// Scores compared (padded count).
     pub scores: usize,
     /// Per-phase wall time and bytes, as the driver measured them.
@@ -139,10 +153,11 @@ enum HolderState {
     ExpectOtExtension(Box<Comparing>),
     ExpectOutputLabel {
         comparing: Box<Comparing>,
-        output_wire: Block,
+        output_wires: Vec<Block>,
     },
     Done {
         bit: Option<bool>,
+        class: Option<Class>,
         scores: usize,
     },
     Refused(ProtocolError),
@@ -193,6 +208,7 @@ pub struct HolderSession<R: Rng + CryptoRng> {
     batch: usize,
     round_blocks: usize,
     allowed_outputs: Vec<OutputTo>,
+    models: Arc<ModelSet>,
     client: String,
     rng: R,
     channel: BufferChannel,
@@ -213,6 +229,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             batch: config.batch,
             round_blocks: config.round_blocks,
             allowed_outputs: config.allowed_outputs.clone(),
+            models: config.models.clone(),
             client: client.to_owned(),
             rng,
             channel: BufferChannel::new(),
@@ -233,10 +250,17 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
     pub fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
         let state = std::mem::replace(&mut self.state, HolderState::Failed);
         let (next, out) = self.step(state, message)?;
-        if let (HolderState::Done { bit: Some(bit), .. }, Some(charge)) = (&next, self.charge) {
+        if let (HolderState::Done { bit, class, .. }, Some(charge)) = (&next, self.charge) {
             // The audit log gets the outcome the holder received; failing to write it fails
             // the session (the charge itself is already durable).
-            self.budget.record_outcome(charge, *bit)?;
+            let value = match (bit, class) {
+                (Some(bit), _) => Some(u32::from(*bit)),
+                (_, Some(class)) => Some(class.index),
+                _ => None,
+            };
+            if let Some(value) = value {
+                self.budget.record_outcome(charge, value)?;
+            }
         }
         self.state = next;
         Ok(out)
@@ -250,10 +274,11 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         )
     }
 
-    /// The bit (when the holder learns it) and the number of scores compared, once finished.
-    pub fn outcome(self) -> Result<(Option<bool>, usize)> {
+    /// The bit or the class (when the holder learns it) and the number of scores compared,
+    /// once finished.
+    pub fn outcome(self) -> Result<(Option<bool>, Option<Class>, usize)> {
         match self.state {
-            HolderState::Done { bit, scores } => Ok((bit, scores)),
+            HolderState::Done { bit, class, scores } => Ok((bit, class, scores)),
             HolderState::Refused(e) => Err(e),
             _ => Err(ProtocolError::Internal("session not finished".into())),
         }
@@ -279,10 +304,10 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             (
                 HolderState::ExpectOutputLabel {
                     comparing,
-                    output_wire,
+                    output_wires,
                 },
                 Message::OutputLabel(bytes),
-            ) => Self::on_output_label(comparing, output_wire, bytes),
+            ) => Self::on_output_label(comparing, &output_wires, bytes),
             (HolderState::Failed, _) => Err(ProtocolError::Internal(
                 "message after the session failed".into(),
             )),
@@ -295,11 +320,11 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         match self.negotiate(hello) {
             Ok(terms) => {
                 tracing::debug!(client = %self.client, mode = ?hello.mode, scores = terms.accept.padded_count, g = terms.accept.group_size, "session accepted");
-                let accept = Message::Accept(terms.accept.clone());
-                (
-                    HolderState::ExpectBaseOtOffer(Box::new(terms)),
-                    vec![accept],
-                )
+                let mut out = vec![Message::Accept(terms.accept.clone())];
+                if let Mode::Classify { .. } = hello.mode {
+                    out.push(Message::Labels(terms.labels.clone()));
+                }
+                (HolderState::ExpectBaseOtOffer(Box::new(terms)), out)
             }
             Err((code, error)) => (HolderState::Refused(error), vec![Message::Reject(code)]),
         }
@@ -376,38 +401,44 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             out.extend(next_round(&mut c)?);
             return Ok((HolderState::ExpectOtExtension(c), out));
         }
-        // With output to both the decode bit waits for the verifier's label (spec §8.2).
+        // With output to both the decode bits wait for the verifier's labels (spec §8.2).
         let reveal = c.terms.reveal;
-        let output_wire = c.garbler.close(reveal.evaluator && !reveal.garbler)?;
+        let output_wires = c.garbler.close(reveal.evaluator && !reveal.garbler)?;
         out.push(Message::Finish(c.garbler.channel().take_outgoing()));
         let next = if c.terms.reveal.garbler {
             HolderState::ExpectOutputLabel {
                 comparing: c,
-                output_wire,
+                output_wires,
             }
         } else {
             HolderState::Done {
                 bit: None,
+                class: None,
                 scores: c.scores,
             }
         };
         Ok((next, out))
     }
 
-    /// OutputLabel: the verifier's output label, which must be one of the two.
-    fn on_output_label(mut c: Box<Comparing>, output_wire: Block, bytes: Vec<u8>) -> Step {
+    /// OutputLabel: the verifier's output labels, each of which must be one of its wire's two.
+    fn on_output_label(mut c: Box<Comparing>, output_wires: &[Block], bytes: Vec<u8>) -> Step {
         let garbler = &mut c.garbler;
         garbler.channel().put(bytes);
-        let bit = garbler.decode_returned(output_wire)?;
+        let value = garbler.decode_returned(output_wires)?;
         consumed(garbler.channel(), "OutputLabel")?;
         let mut out = Vec::new();
         if c.terms.reveal.evaluator {
-            garbler.send_decode(output_wire)?;
+            garbler.send_decode(output_wires)?;
             out.push(Message::Decode(garbler.channel().take_outgoing()));
         }
+        let (bit, class) = match c.terms.circuit {
+            Circuit::Threshold(_) => (Some(value == 1), None),
+            Circuit::Argmax(_) => (None, Some(Class::of(value, &c.terms.labels)?)),
+        };
         Ok((
             HolderState::Done {
-                bit: Some(bit),
+                bit,
+                class,
                 scores: c.scores,
             },
             out,
@@ -416,7 +447,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
 }
 
 impl<R: Rng + CryptoRng> Session for HolderSession<R> {
-    type Outcome = (Option<bool>, usize);
+    type Outcome = (Option<bool>, Option<Class>, usize);
 
     fn start(&mut self) -> Result<Vec<Message>> {
         Ok(Vec::new())

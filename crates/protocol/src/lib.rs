@@ -56,12 +56,14 @@
 
 mod abort;
 mod budget;
+mod comparison;
 pub mod driver;
 pub mod error;
 pub mod frame;
 mod gallery;
 pub mod holder;
 pub mod messages;
+mod model;
 mod phase;
 pub mod verifier;
 
@@ -77,6 +79,7 @@ pub use frame::{MAX_FRAME, encode_frame, read_frame};
 pub use gallery::{HolderGallery, padded_count};
 pub use holder::{HeWorkers, HolderConfig, HolderReport, HolderSession, he_workers};
 pub use messages::{ALPN, Accept, Hello, Message, Mode, OutputTo, VERSION};
+pub use model::{Class, HolderModel, ModelSet};
 pub use phase::{Phase, PhaseTiming, PhaseTimings};
 pub use verifier::{VerifierConfig, VerifierSession, VerifyOutcome};
 
@@ -111,9 +114,10 @@ pub fn run_holder<Rd: Read, Wr: Write + Send, R: Rng + CryptoRng>(
     rng: R,
 ) -> Result<HolderReport> {
     let session = HolderSession::new(config, client, rng)?;
-    let ((bit, scores), timings) = drive(session, reader, writer, MAX_FRAME)?;
+    let ((bit, class, scores), timings) = drive(session, reader, writer, MAX_FRAME)?;
     Ok(HolderReport {
         bit,
+        class,
         scores,
         timings,
     })
@@ -130,9 +134,10 @@ pub fn run_verifier<Rd: Read, Wr: Write + Send, R: Rng + CryptoRng>(
     rng: R,
 ) -> Result<VerifyOutcome> {
     let session = VerifierSession::new(config.clone(), probe, mode, output, rng)?;
-    let ((bit, accept), timings) = drive(session, reader, writer, MAX_FRAME)?;
+    let ((bit, class, accept), timings) = drive(session, reader, writer, MAX_FRAME)?;
     Ok(VerifyOutcome {
         bit,
+        class,
         accept,
         timings,
     })

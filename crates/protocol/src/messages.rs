@@ -26,9 +26,14 @@ pub enum Mode {
         /// The claimed identity.
         identity: String,
     },
+    /// Classification: which class of the named model does the input belong to? (spec §13)
+    Classify {
+        /// The model's name.
+        model: String,
+    },
 }
 
-/// Who learns the bit.
+/// Who learns the result (the bit, or the class in classification).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutputTo {
     /// The verifier only (default).
@@ -148,6 +153,9 @@ pub enum Message {
     /// H → V: the decode bit (one byte), when both learn the result: sent only after the
     /// holder has decoded the verifier's output label (spec §8.2).
     Decode(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// H → V, right after `Accept` in classification: the model's labels (C of them, or 2 for
+    /// a binary model), the names of the class indices the argmax can output (spec §13.2).
+    Labels(Vec<String>),
 }
 
 /// A postcard output that appends to a vector, copying byte slices with one `memcpy`.
@@ -188,6 +196,7 @@ impl Message {
             Message::OutputLabel(_) => "OutputLabel",
             Message::Abort(_) => "Abort",
             Message::Decode(_) => "Decode",
+            Message::Labels(_) => "Labels",
         }
     }
 

@@ -7,24 +7,30 @@ mod terms;
 
 use std::collections::VecDeque;
 
-use privface_gc::{Reveal, ThresholdOrEvaluator, ThresholdSpec};
-use privface_he::{Quantiser, ResponseBlock, SessionShape, VerifierKey};
+use privface_gc::{ArgmaxSpec, Reveal, ThresholdSpec};
+use privface_he::{
+    InputQuantiser, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey,
+};
 use privface_ot::{Block, BufferChannel, IknpReceiver, IknpSetup};
 use rand::{CryptoRng, Rng};
 
+use crate::comparison::{Circuit, Evaluating};
 use crate::driver::Session;
 use crate::error::{PeerMisbehaved, ProtocolError, Result};
 use crate::messages::{Accept, Hello, Message, Mode, OutputTo, consumed};
+use crate::model::Class;
 use crate::phase::{Phase, PhaseTimings};
 use crate::unexpected;
 pub use terms::VerifierConfig;
-use terms::check_accept;
+use terms::{check_accept, check_classification, check_labels};
 
 /// What a verifier session ends with.
 #[derive(Debug)]
 pub struct VerifyOutcome {
-    /// The bit (None when only the holder learns it).
+    /// The bit (identification, verification; None when only the holder learns it).
     pub bit: Option<bool>,
+    /// The class (classification; None when only the holder learns it).
+    pub class: Option<Class>,
     /// The holder's terms.
     pub accept: Accept,
     /// Per-phase wall time and bytes, as the driver measured them.
@@ -37,12 +43,23 @@ struct Terms {
     shape: SessionShape,
     key: VerifierKey,
     reveal: Reveal,
+    circuit: Circuit,
+    /// The model's labels in classification (empty otherwise).
+    labels: Vec<String>,
+}
+
+/// A classification's terms, accepted, while the model's labels are due.
+struct AwaitingLabels {
+    accept: Accept,
+    params: ParameterSet,
+    shape: SessionShape,
+    input: Vec<i8>,
 }
 
 /// The rounds in progress.
 struct Comparing {
     terms: Terms,
-    evaluator: ThresholdOrEvaluator<BufferChannel, IknpReceiver>,
+    evaluator: Evaluating,
     /// Next score block due, and the number of blocks.
     block: usize,
     blocks: usize,
@@ -59,6 +76,7 @@ struct Comparing {
 enum VerifierState {
     Start,
     ExpectAccept,
+    ExpectLabels(Box<AwaitingLabels>),
     ExpectBaseOtReply {
         terms: Box<Terms>,
         setup: Box<IknpSetup>,
@@ -69,10 +87,11 @@ enum VerifierState {
     /// Output to both: the label went to the holder, the decode bit is due.
     ExpectDecode {
         comparing: Box<Comparing>,
-        output: Block,
+        output: Vec<Block>,
     },
     Done {
         bit: Option<bool>,
+        class: Option<Class>,
         accept: Box<Accept>,
     },
     Failed,
@@ -83,6 +102,7 @@ impl VerifierState {
         match self {
             VerifierState::Start => "Start",
             VerifierState::ExpectAccept => "ExpectAccept",
+            VerifierState::ExpectLabels(_) => "ExpectLabels",
             VerifierState::ExpectBaseOtReply { .. } => "ExpectBaseOtReply",
             VerifierState::ExpectScores(_) => "ExpectScores",
             VerifierState::ExpectTables(_) => "ExpectTables",
@@ -95,7 +115,9 @@ impl VerifierState {
 
     fn phase(&self) -> Phase {
         match self {
-            VerifierState::Start | VerifierState::ExpectAccept => Phase::Negotiate,
+            VerifierState::Start | VerifierState::ExpectAccept | VerifierState::ExpectLabels(_) => {
+                Phase::Negotiate
+            }
             VerifierState::ExpectBaseOtReply { .. } => Phase::Query,
             VerifierState::ExpectScores(_)
             | VerifierState::ExpectTables(_)
@@ -121,7 +143,9 @@ pub struct VerifierSession<R: Rng + CryptoRng> {
 
 impl<R: Rng + CryptoRng> VerifierSession<R> {
     /// A session for `probe`; a probe that cannot be quantised (wrong length, NaN, infinite,
-    /// zero) is refused here, before anything leaves the machine.
+    /// zero) is refused here, before anything leaves the machine. In classification the probe
+    /// is the input to classify: it must be finite (it may be zero), and whether it lies in
+    /// the model's input range is checked against the holder's announced scale.
     pub fn new(
         config: VerifierConfig,
         probe: &[f32],
@@ -129,7 +153,12 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
         output: OutputTo,
         rng: R,
     ) -> Result<Self> {
-        Quantiser::for_dimension(probe.len())?.quantise(probe)?;
+        match mode {
+            Mode::Classify { .. } => InputQuantiser::check_input(probe, probe.len().max(1))?,
+            _ => {
+                Quantiser::for_dimension(probe.len())?.quantise(probe)?;
+            }
+        }
         if config.window == 0 {
             return Err(ProtocolError::Config("a window of 0 batches".into()));
         }
@@ -180,10 +209,11 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
         )
     }
 
-    /// The bit (when the verifier learns it) and the holder's terms, once finished.
-    pub fn outcome(self) -> Result<(Option<bool>, Accept)> {
+    /// The bit or the class (when the verifier learns it) and the holder's terms, once
+    /// finished.
+    pub fn outcome(self) -> Result<(Option<bool>, Option<Class>, Accept)> {
         match self.state {
-            VerifierState::Done { bit, accept } => Ok((bit, *accept)),
+            VerifierState::Done { bit, class, accept } => Ok((bit, class, *accept)),
             _ => Err(ProtocolError::Internal("session not finished".into())),
         }
     }
@@ -208,6 +238,23 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                 };
                 self.accepted(accept)
             }
+            VerifierState::ExpectLabels(awaiting) => {
+                let Message::Labels(labels) = message else {
+                    return Err(unexpected("ExpectLabels", &message));
+                };
+                check_labels(&labels, awaiting.accept.padded_count as usize)?;
+                let AwaitingLabels {
+                    accept,
+                    params,
+                    shape,
+                    input,
+                } = *awaiting;
+                let circuit = Circuit::Argmax(ArgmaxSpec {
+                    share_bits: shape.share_bits,
+                    classes: accept.padded_count as usize,
+                });
+                self.send_query(accept, &params, shape, &input, circuit, labels)
+            }
             VerifierState::ExpectBaseOtReply { terms, setup } => {
                 let Message::BaseOtReply(bytes) = message else {
                     return Err(unexpected("ExpectBaseOtReply", &message));
@@ -215,19 +262,7 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                 self.channel.put(bytes);
                 let ot = (*setup).finish(&mut self.channel)?;
                 consumed(&self.channel, "BaseOtReply")?;
-                let spec = ThresholdSpec {
-                    share_bits: terms.shape.share_bits,
-                    threshold: privface_he::coarse_threshold(
-                        terms.accept.threshold,
-                        terms.shape.dropped_bits,
-                    ),
-                };
-                let evaluator = ThresholdOrEvaluator::new(
-                    BufferChannel::new(),
-                    ot,
-                    spec,
-                    terms.accept.batch as usize,
-                )?;
+                let evaluator = Evaluating::new(&terms.circuit, ot, terms.accept.batch as usize)?;
                 let n = terms.accept.padded_count as usize;
                 let blocks = terms.shape.layout.block_count(n);
                 let round_left = (terms.accept.round_blocks as usize).min(blocks);
@@ -346,22 +381,51 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
         }
     }
 
-    /// The holder's terms arrived: check them, then send the base-OT offer and the query.
+    /// The holder's terms arrived: check them, then send the base-OT offer and the query (in
+    /// classification, once the model's labels have arrived too).
     fn accepted(&mut self, accept: Accept) -> Result<(VerifierState, Vec<Message>)> {
         let d = self.probe.len();
+        if let Mode::Classify { .. } = self.mode {
+            let (params, shape) = check_classification(&self.config, &accept, d)?;
+            let input = InputQuantiser::new(d, accept.quant_scale)?.quantise(&self.probe)?;
+            let awaiting = AwaitingLabels {
+                accept,
+                params,
+                shape,
+                input,
+            };
+            return Ok((VerifierState::ExpectLabels(Box::new(awaiting)), vec![]));
+        }
         let (params, shape) = check_accept(&self.config, &accept, d)?;
         let quantiser = Quantiser::with_scale(d, accept.quant_scale)?;
         let x = quantiser.quantise(&self.probe)?;
+        let circuit = Circuit::Threshold(ThresholdSpec {
+            share_bits: shape.share_bits,
+            threshold: privface_he::coarse_threshold(accept.threshold, shape.dropped_bits),
+        });
+        self.send_query(accept, &params, shape, &x, circuit, Vec::new())
+    }
+
+    /// The base-OT offer and the encrypted query.
+    fn send_query(
+        &mut self,
+        accept: Accept,
+        params: &ParameterSet,
+        shape: SessionShape,
+        x: &[i8],
+        circuit: Circuit,
+        labels: Vec<String>,
+    ) -> Result<(VerifierState, Vec<Message>)> {
         let setup = IknpReceiver::start(&mut self.channel, &mut self.rng)?;
         let mut out = vec![Message::BaseOtOffer(self.channel.take_outgoing())];
-        let key = VerifierKey::generate(&params, &mut self.rng);
-        let query = key.encrypt_query(&shape, &x, &mut self.rng)?;
+        let key = VerifierKey::generate(params, &mut self.rng);
+        let query = key.encrypt_query(&shape, x, &mut self.rng)?;
         for (i, ct) in std::iter::once(&query.public_key)
             .chain(&query.chunks)
             .enumerate()
         {
-            let mut bytes = Vec::with_capacity(privface_he::SeededCiphertext::encoded_len(&params));
-            ct.encode_into(&params, &mut bytes);
+            let mut bytes = Vec::with_capacity(privface_he::SeededCiphertext::encoded_len(params));
+            ct.encode_into(params, &mut bytes);
             out.push(Message::QueryPart {
                 index: i as u32,
                 bytes,
@@ -378,6 +442,8 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                     shape,
                     key,
                     reveal,
+                    circuit,
+                    labels,
                 }),
                 setup: Box::new(setup),
             },
@@ -402,7 +468,7 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
 }
 
 impl<R: Rng + CryptoRng> Session for VerifierSession<R> {
-    type Outcome = (Option<bool>, Accept);
+    type Outcome = (Option<bool>, Option<Class>, Accept);
 
     fn start(&mut self) -> Result<Vec<Message>> {
         VerifierSession::start(self)

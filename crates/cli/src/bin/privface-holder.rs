@@ -284,10 +284,11 @@ fn main() -> Result<()> {
             let ledger = Ledger::open(&db, None)?;
             println!("id\ttime\tclient\tmode\tidentity\tscores\toutput\tcharged\toutcome");
             for a in ledger.audit(last)? {
-                let outcome = match a.outcome {
-                    Some(true) => "match",
-                    Some(false) => "no match",
-                    None => "-",
+                let outcome = match (a.mode.as_str(), a.outcome) {
+                    (_, None) => "-".to_owned(),
+                    ("classify", Some(class)) => format!("class {class}"),
+                    (_, Some(0)) => "no match".to_owned(),
+                    (_, Some(_)) => "match".to_owned(),
                 };
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{outcome}",

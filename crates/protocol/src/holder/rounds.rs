@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
-use privface_gc::{ThresholdOrGarbler, ThresholdSpec};
 use privface_he::{HolderBlock, HolderQuery, Query, SeededCiphertext};
-use privface_ot::{BufferChannel, IknpSender};
+use privface_ot::IknpSender;
 use rand::{CryptoRng, Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::negotiate::Terms;
 use super::{HolderSession, HolderState, Step};
+use crate::comparison::Garbling;
 use crate::error::{ProtocolError, Result};
 use crate::messages::Message;
 
@@ -66,7 +66,7 @@ impl Drop for Running {
 pub(super) struct Comparing {
     pub(super) terms: Terms,
     pub(super) query: Arc<HolderQuery>,
-    pub(super) garbler: ThresholdOrGarbler<BufferChannel, IknpSender>,
+    pub(super) garbler: Garbling,
     /// Block ranges of the rounds and the seed of each round's generator.
     pub(super) rounds: Vec<(Range<usize>, [u8; 32])>,
     /// Index of the round being compared.
@@ -113,11 +113,12 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             .step_by(self.round_blocks)
             .map(|s| (s..(s + self.round_blocks).min(blocks), self.rng.random()))
             .collect();
-        let spec = ThresholdSpec {
-            share_bits: terms.shape.share_bits,
-            threshold: privface_he::coarse_threshold(self.threshold, terms.shape.dropped_bits),
-        };
-        let garbler = ThresholdOrGarbler::new(BufferChannel::new(), ot, spec, self.batch)?;
+        let garbler = Garbling::new(
+            &terms.circuit,
+            ot,
+            terms.accept.batch as usize,
+            &terms.biases,
+        )?;
         let mut c = Box::new(Comparing {
             terms,
             query: Arc::new(holder_query),

@@ -4,10 +4,12 @@
 use privface_ot::Block;
 
 use super::{Comparing, VerifierState};
+use crate::comparison::Circuit;
 use crate::error::Result;
 use crate::messages::{Message, consumed};
+use crate::model::Class;
 
-/// Finish: the OR tree; the label goes to the holder first when it is to learn the bit; the
+/// Finish: the OR tree (or the argmax's output); the labels go to the holder first when it is to learn the bit; the
 /// bit is decoded here only when the verifier alone learns it.
 pub(super) fn on_finish(
     mut c: Box<Comparing>,
@@ -29,23 +31,29 @@ pub(super) fn on_finish(
     } else {
         VerifierState::Done {
             bit: None,
+            class: None,
             accept: Box::new(c.terms.accept),
         }
     };
     Ok((next, label))
 }
 
-/// Decodes the bit from the decode byte of `message`, already put in the channel.
+/// Decodes the result from the decode bits of `message`, already put in the channel.
 pub(super) fn decoded(
     mut c: Box<Comparing>,
-    output: Block,
+    output: Vec<Block>,
     message: &'static str,
 ) -> Result<(VerifierState, Vec<Message>)> {
-    let bit = c.evaluator.decode(output)?;
+    let value = c.evaluator.decode(&output)?;
     consumed(c.evaluator.channel(), message)?;
+    let (bit, class) = match c.terms.circuit {
+        Circuit::Threshold(_) => (Some(value == 1), None),
+        Circuit::Argmax(_) => (None, Some(Class::of(value, &c.terms.labels)?)),
+    };
     Ok((
         VerifierState::Done {
-            bit: Some(bit),
+            bit,
+            class,
             accept: Box::new(c.terms.accept),
         },
         vec![],

@@ -2,7 +2,7 @@
 //! before it encrypts anything: every field the holder chose must be one the policy allows and
 //! every derived field (share width, switched modulus) must be the one the parameters imply.
 
-use privface_he::{Layout, MAX_DROPPED_BITS, ParameterSet, Quantiser, SessionShape};
+use privface_he::{Layout, MAX_CLASSES, MAX_DROPPED_BITS, ParameterSet, Quantiser, SessionShape};
 
 use crate::error::{ProtocolError, Result};
 use crate::messages::Accept;
@@ -45,19 +45,7 @@ pub(super) fn check_accept(
     dimension: usize,
 ) -> Result<(ParameterSet, SessionShape)> {
     let refuse = |why: String| Err(ProtocolError::Refused(why));
-    if !config.param_sets.iter().any(|n| n == &accept.params) {
-        return refuse(format!("holder chose parameter set `{}`", accept.params));
-    }
-    let params = ParameterSet::by_name(&accept.params)?;
-    if params.is_insecure() && !config.allow_insecure {
-        return Err(privface_he::HeError::InsecureParameters(params.name().to_owned()).into());
-    }
-    if accept.dimension as usize != dimension {
-        return refuse(format!(
-            "holder uses dimension {} but the probe has dimension {dimension}",
-            accept.dimension
-        ));
-    }
+    let params = check_common(config, accept, dimension)?;
     if accept.threshold < 1 {
         // The padding rows score 0: a threshold of 0 or less would let them match.
         return refuse(format!(
@@ -99,4 +87,82 @@ pub(super) fn check_accept(
         ));
     }
     Ok((params, shape))
+}
+
+/// The checks every mode makes: a parameter set the verifier accepts (insecure ones only if
+/// allowed) and the verifier's own dimension.
+fn check_common(
+    config: &VerifierConfig,
+    accept: &Accept,
+    dimension: usize,
+) -> Result<ParameterSet> {
+    if !config.param_sets.iter().any(|n| n == &accept.params) {
+        return Err(ProtocolError::Refused(format!(
+            "holder chose parameter set `{}`",
+            accept.params
+        )));
+    }
+    let params = ParameterSet::by_name(&accept.params)?;
+    if params.is_insecure() && !config.allow_insecure {
+        return Err(privface_he::HeError::InsecureParameters(params.name().to_owned()).into());
+    }
+    if accept.dimension as usize != dimension {
+        return Err(ProtocolError::Refused(format!(
+            "holder uses dimension {} but the probe has dimension {dimension}",
+            accept.dimension
+        )));
+    }
+    Ok(params)
+}
+
+/// The checks on a classification's terms (spec §13.2): C = `padded_count` classes (1 to
+/// [`MAX_CLASSES`]) all in one comparison batch and one round, no threshold and no dropped
+/// bits, a layout valid for the dimension and the switched modulus its share width implies.
+/// The share width itself follows from the holder's model, which the verifier does not know;
+/// a width too small for the model could only spoil the holder's own answer (spec §13.5).
+pub(super) fn check_classification(
+    config: &VerifierConfig,
+    accept: &Accept,
+    dimension: usize,
+) -> Result<(ParameterSet, SessionShape)> {
+    let refuse = |why: String| Err(ProtocolError::Refused(why));
+    let params = check_common(config, accept, dimension)?;
+    let classes = accept.padded_count as usize;
+    if classes == 0 || classes > MAX_CLASSES || accept.padded_count > config.max_scores {
+        return refuse(format!("{classes} classes (1 to {MAX_CLASSES})"));
+    }
+    if accept.threshold != 0 || accept.dropped_bits != 0 {
+        return refuse(format!(
+            "threshold {} and {} dropped bits in a classification (both must be 0)",
+            accept.threshold, accept.dropped_bits
+        ));
+    }
+    if accept.batch != accept.padded_count {
+        return refuse(format!(
+            "batch of {} scores for {classes} classes (one batch of all)",
+            accept.batch
+        ));
+    }
+    let layout = Layout::new(&params, dimension, accept.group_size as usize)?;
+    let blocks = layout.block_count(classes);
+    if !(blocks..=MAX_ROUND_BLOCKS).contains(&(accept.round_blocks as usize)) {
+        return refuse(format!(
+            "round of {} blocks where the {classes} classes take {blocks} (one round)",
+            accept.round_blocks
+        ));
+    }
+    let shape = SessionShape::new(&params, layout, accept.share_bits)?;
+    if shape.switched_modulus_log != accept.switched_modulus_log {
+        return refuse(format!(
+            "switched modulus 2^{}",
+            accept.switched_modulus_log
+        ));
+    }
+    Ok((params, shape))
+}
+
+/// The model's labels: C of them (2 for a binary model), none longer than
+/// [`privface_he::classify::MAX_LABEL_BYTES`].
+pub(super) fn check_labels(labels: &[String], classes: usize) -> Result<()> {
+    Ok(privface_he::classify::check_labels(labels, classes)?)
 }

@@ -252,13 +252,11 @@ fn demo(n: usize, d: usize) -> Result<bool> {
                     identity: claim.clone(),
                 },
             ] {
-                let label = match &mode {
-                    Mode::Identify => "identify (1:N)".to_owned(),
-                    Mode::Verify { identity } => format!("verify {identity}"),
-                };
-                let claim_ref = match &mode {
-                    Mode::Verify { identity } => Some(identity.as_str()),
-                    Mode::Identify => None,
+                let (label, claim_ref) = match &mode {
+                    Mode::Verify { identity } => {
+                        (format!("verify {identity}"), Some(identity.as_str()))
+                    }
+                    _ => ("identify (1:N)".to_owned(), None),
                 };
                 let want = plain_decision(&quantiser, &rows, probe, claim_ref)?;
                 let outcome = ask(pki.dir.path(), addr, probe.clone(), mode.clone()).await?;
