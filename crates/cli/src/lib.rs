@@ -73,6 +73,22 @@ pub fn resolve_gallery_mode(
     }
 }
 
+/// Loads every classification model stored in the gallery file and packs it for serving under
+/// `params` (spec §13).
+pub fn load_models(db: &Path, params: &ParameterSet) -> Result<Arc<privface_protocol::ModelSet>> {
+    let g = Gallery::open(db).with_context(|| format!("opening gallery {}", db.display()))?;
+    let mut models = privface_protocol::ModelSet::new();
+    for info in g.models()? {
+        let model = g
+            .load_model(&info.name)?
+            .with_context(|| format!("model `{}` vanished while loading", info.name))?;
+        let held = privface_protocol::HolderModel::new(params, model)
+            .with_context(|| format!("packing model `{}`", info.name))?;
+        models.insert(info.name, Arc::new(held));
+    }
+    Ok(Arc::new(models))
+}
+
 /// Loads the SQLite gallery and packs it for serving in the mode `choice` resolves to, with a
 /// progress bar (blocks, rate, ETA) on a terminal.
 pub fn load_gallery(

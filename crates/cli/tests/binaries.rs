@@ -628,3 +628,163 @@ fn a_revoked_verifier_certificate_is_refused_by_a_holder_with_the_crl() {
     assert_eq!(code, 2, "{err}");
     drop(server);
 }
+
+/// Encrypted classification with the binaries: `model import` from the digits fixture's files,
+/// `serve` loads it, `privface-verifier classify` prints the float model's label, and the
+/// audit log records the model asked; bad requests fail with a clear error.
+#[test]
+fn the_binaries_classify_digits_with_an_imported_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = p(d, "g.sqlite");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/digits");
+    let f = |name: &str| fixture.join(name).display().to_string();
+    assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
+    assert_eq!(run(HOLDER, &["init", "--db", &db, "--dim", "8"]).0, 0);
+    let import = |name: &str, bound: &str| {
+        run(
+            HOLDER,
+            &[
+                "model",
+                "import",
+                "--db",
+                &db,
+                "--name",
+                name,
+                "--weights",
+                &f("weights.npy"),
+                "--bias",
+                &f("bias.npy"),
+                "--labels",
+                &f("labels.txt"),
+                "--input-bound",
+                bound,
+            ],
+        )
+    };
+    let (code, out, err) = import("digits", "1");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("10 classes, d = 64"), "{out}");
+    // The name is taken; the store is unchanged.
+    let (code, _, err) = import("digits", "2");
+    assert_ne!(code, 0);
+    assert!(err.contains("stored already"), "{err}");
+    let (_, list, _) = run(HOLDER, &["model", "list", "--db", &db]);
+    assert!(
+        list.contains("digits\t64\t10\t0,1,2,3,4,5,6,7,8,9"),
+        "{list}"
+    );
+
+    let (ca, cert, key) = (
+        p(d, "pki/holder/ca.pem"),
+        p(d, "pki/holder/holder.pem"),
+        p(d, "pki/holder/holder.key"),
+    );
+    let args: Vec<String> = [
+        "serve",
+        "--db",
+        &db,
+        "--listen",
+        "127.0.0.1:0",
+        "--ca",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--params",
+        "toy",
+        "--insecure-toy-params",
+        "--budget",
+        "unlimited",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (server, addr, line) = start(&args);
+    assert!(line.contains("and 1 models"), "{line}");
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("test.json")).unwrap()).unwrap();
+    let classify = |input: &serde_json::Value, model: &str, extra: &[&str]| {
+        std::fs::write(d.join("x.json"), input.to_string()).unwrap();
+        let (x, ca, cert, key) = (
+            p(d, "x.json"),
+            p(d, "pki/verifier/ca.pem"),
+            p(d, "pki/verifier/verifier.pem"),
+            p(d, "pki/verifier/verifier.key"),
+        );
+        let mut args = vec![
+            "classify",
+            "--probe",
+            &x,
+            "--model",
+            model,
+            "--connect",
+            &addr,
+            "--ca",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--params",
+            "toy",
+            "--insecure-toy-params",
+        ];
+        args.extend_from_slice(extra);
+        run(VERIFIER, &args)
+    };
+    for i in 0..4 {
+        let (code, out, err) = classify(&test["inputs"][i], "digits", &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.trim(), test["predictions"][i].to_string(), "image {i}");
+    }
+    let (code, out, _) = classify(&test["inputs"][4], "digits", &["--json"]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["class"], test["predictions"][4]);
+    assert_eq!(report["label"], test["predictions"][4].to_string());
+    assert_eq!(report["scores"], 10);
+    // The holder alone learns the class: nothing here (exit 3), the audit log has it.
+    let (code, out, _) = classify(&test["inputs"][5], "digits", &["--output", "holder"]);
+    assert_eq!(
+        (code, out.trim()),
+        (3, "done (the holder learns the result)")
+    );
+    let (code, _, err) = classify(&test["inputs"][0], "cars", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("UnknownModel"), "{err}");
+    let mut outside = test["inputs"][0].clone();
+    outside[10] = serde_json::json!(1.5);
+    let (code, _, err) = classify(&outside, "digits", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("outside the model's input range"), "{err}");
+    drop(server);
+
+    let (_, audit, _) = run(HOLDER, &["audit", "--db", &db]);
+    let classified: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("\tclassify\tdigits\t"))
+        .collect();
+    // Six answered and the out-of-range one: the verifier learns the model's input scale from
+    // Accept, after the charge, and aborts; an abort is charged like any other session.
+    assert_eq!(classified.len(), 7, "{audit}");
+    let want = format!("class {}", test["predictions"][5]);
+    assert!(classified.iter().any(|l| l.ends_with(&want)), "{audit}");
+    assert_eq!(
+        run(
+            HOLDER,
+            &["model", "remove", "--db", &db, "--name", "digits"]
+        )
+        .0,
+        0
+    );
+    assert_ne!(
+        run(
+            HOLDER,
+            &["model", "remove", "--db", &db, "--name", "digits"]
+        )
+        .0,
+        0
+    );
+}

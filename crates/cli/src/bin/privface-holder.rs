@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use privface_cli::{
     BudgetLimit, DEFAULT_BUDGET, GalleryChoice, ServeLimits, SqliteLedger, init_logging,
-    load_gallery, parameter_set, read_embedding,
+    load_gallery, load_models, parameter_set, read_embedding,
 };
-use privface_gallery::{Gallery, Ledger, Record, read_csv, read_jsonl, read_npy};
+use privface_gallery::{Gallery, Ledger, Record, read_csv, read_jsonl, read_model, read_npy};
 use privface_net::{client_identity, pki, serve, server_tls_with_crls};
 use privface_protocol::{HolderConfig, OutputTo};
 use rustls::pki_types::CertificateDer;
@@ -77,6 +77,11 @@ enum Command {
         db: PathBuf,
         #[arg(long)]
         id: String,
+    },
+    /// The classification models served beside the gallery (spec §13).
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
     },
     /// The per-client query budgets kept in the gallery file.
     Budget {
@@ -182,6 +187,44 @@ enum CertsAction {
 }
 
 #[derive(Subcommand)]
+enum ModelAction {
+    /// Quantise a linear model and store it (one transaction): logit_c = ⟨w_c, x⟩ + b_c, the
+    /// label of the largest logit (a single row: label 1 when its logit is ≥ 0, else label 0).
+    Import {
+        #[arg(long)]
+        db: PathBuf,
+        /// The name verifiers ask for.
+        #[arg(long)]
+        name: String,
+        /// float32 .npy of shape (C, d): one weight row per class.
+        #[arg(long)]
+        weights: PathBuf,
+        /// float32 .npy of shape (C,): the biases.
+        #[arg(long)]
+        bias: PathBuf,
+        /// One label per line: C lines, or 2 for a single row.
+        #[arg(long)]
+        labels: PathBuf,
+        /// The bound X of every input component (|x_i| ≤ X); inputs outside it are refused by
+        /// the verifier. Inputs are quantised at 127/X.
+        #[arg(long)]
+        input_bound: f32,
+    },
+    /// The stored models.
+    List {
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Remove a model (a running holder keeps serving it until restarted).
+    Remove {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum BudgetAction {
     /// Each client's queries used since its last reset.
     List {
@@ -262,6 +305,50 @@ fn main() -> Result<()> {
             } else {
                 anyhow::bail!("no identity `{id}`");
             }
+        }
+        Command::Model {
+            action:
+                ModelAction::Import {
+                    db,
+                    name,
+                    weights,
+                    bias,
+                    labels,
+                    input_bound,
+                },
+        } => {
+            let model = read_model(&name, &weights, &bias, &labels, input_bound)?;
+            let mut g = Gallery::open(&db)?;
+            g.import_model(&name, &model)?;
+            println!(
+                "imported model `{name}`: {} classes, d = {}, {}-bit logits",
+                model.classes(),
+                model.dimension(),
+                model.share_bits()
+            );
+        }
+        Command::Model {
+            action: ModelAction::List { db },
+        } => {
+            println!("name	dimension	classes	labels	created");
+            for m in Gallery::open(&db)?.models()? {
+                println!(
+                    "{}	{}	{}	{}	{}",
+                    m.name,
+                    m.dimension,
+                    m.classes,
+                    m.labels.join(","),
+                    m.created
+                );
+            }
+        }
+        Command::Model {
+            action: ModelAction::Remove { db, name },
+        } => {
+            if !Gallery::open(&db)?.remove_model(&name)? {
+                anyhow::bail!("no model `{name}`");
+            }
+            println!("removed model {name}");
         }
         Command::Budget {
             action: BudgetAction::List { db },
@@ -386,6 +473,7 @@ fn main() -> Result<()> {
             );
             config.allow_insecure = insecure_toy_params;
             config.round_blocks = round_blocks;
+            config.models = load_models(&db, &config.params)?;
             if !(0.0..1.0).contains(&precision) {
                 anyhow::bail!("--precision must be a cosine tolerance in [0, 1)");
             }
@@ -416,8 +504,9 @@ fn main() -> Result<()> {
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
                 eprintln!(
-                    "serving {} identities on {}",
+                    "serving {} identities and {} models on {}",
                     gallery.len(),
+                    config.models.len(),
                     listener.local_addr()?
                 );
                 let shutdown = async {

@@ -1,6 +1,7 @@
-//! privface-verifier: ask a holder whether a probe matches. Exit code 0 = match, 1 = no match
-//! (also for a claimed identity that is not enrolled: the holder does not say), 2 = error,
-//! 3 = no result here (the output went to the holder).
+//! privface-verifier: ask a holder whether a probe matches, or which class an input is. Exit
+//! code 0 = match (or a label printed), 1 = no match (also for a claimed identity that is not
+//! enrolled: the holder does not say), 2 = error, 3 = no result here (the output went to the
+//! holder).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,35 @@ enum Output {
     Both,
 }
 
+/// How to reach the holder and what to accept of it (every command).
+#[derive(clap::Args)]
+struct Connection {
+    /// Holder address.
+    #[arg(long)]
+    connect: String,
+    /// DNS name in the holder's certificate.
+    #[arg(long, default_value = "localhost")]
+    server_name: String,
+    #[arg(long)]
+    ca: PathBuf,
+    #[arg(long)]
+    cert: PathBuf,
+    #[arg(long)]
+    key: PathBuf,
+    /// Who learns the result.
+    #[arg(long, value_enum, default_value = "verifier")]
+    output: Output,
+    /// Parameter sets to accept, comma-separated (the holder chooses among them).
+    #[arg(long, value_delimiter = ',', default_value = "default,q128")]
+    params: Vec<String>,
+    /// Allow the insecure `toy` parameter set (tests only).
+    #[arg(long)]
+    insecure_toy_params: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one session: identification, or verification with --identity.
@@ -36,54 +66,66 @@ enum Command {
         /// JSON array with the probe embedding.
         #[arg(long)]
         probe: PathBuf,
-        /// Holder address.
-        #[arg(long)]
-        connect: String,
-        /// DNS name in the holder's certificate.
-        #[arg(long, default_value = "localhost")]
-        server_name: String,
-        #[arg(long)]
-        ca: PathBuf,
-        #[arg(long)]
-        cert: PathBuf,
-        #[arg(long)]
-        key: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
         /// Claimed identity (1:1 verification); without it, 1:N identification.
         #[arg(long)]
         identity: Option<String>,
-        /// Who learns the bit.
-        #[arg(long, value_enum, default_value = "verifier")]
-        output: Output,
-        /// Parameter sets to accept, comma-separated (the holder chooses among them).
-        #[arg(long, value_delimiter = ',', default_value = "default,q128")]
-        params: Vec<String>,
-        /// Allow the insecure `toy` parameter set (tests only).
-        #[arg(long)]
-        insecure_toy_params: bool,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
         /// Refuse a holder whose comparison drops low score bits (spec §4.1).
         #[arg(long)]
         exact: bool,
     },
+    /// Classify an input with one of the holder's models: only the label leaves the protocol
+    /// (spec §13). Prints the label.
+    Classify {
+        /// JSON array with the input (every component within the model's input bound).
+        #[arg(long)]
+        probe: PathBuf,
+        /// The model's name.
+        #[arg(long)]
+        model: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
-fn run(cli: Cli) -> Result<Option<bool>> {
-    let Command::Verify {
-        probe,
+/// What a session ended with here.
+enum Outcome {
+    Bit(Option<bool>),
+    Class(Option<privface_protocol::Class>),
+}
+
+fn run(cli: Cli) -> Result<Outcome> {
+    let (probe, connection, mode, exact) = match cli.command {
+        Command::Verify {
+            probe,
+            connection,
+            identity,
+            exact,
+        } => {
+            let mode = match identity {
+                Some(identity) => Mode::Verify { identity },
+                None => Mode::Identify,
+            };
+            (probe, connection, mode, exact)
+        }
+        Command::Classify {
+            probe,
+            model,
+            connection,
+        } => (probe, connection, Mode::Classify { model }, true),
+    };
+    let Connection {
         connect,
         server_name,
         ca,
         cert,
         key,
-        identity,
         output,
         params,
         insecure_toy_params,
         json,
-        exact,
-    } = cli.command;
+    } = connection;
     let params = params
         .iter()
         .map(|name| parameter_set(name, insecure_toy_params))
@@ -94,10 +136,6 @@ fn run(cli: Cli) -> Result<Option<bool>> {
         &std::fs::read(&cert)?,
         &std::fs::read(&key)?,
     )?;
-    let mode = match identity {
-        Some(identity) => Mode::Verify { identity },
-        None => Mode::Identify,
-    };
     let output = match output {
         Output::Verifier => OutputTo::Verifier,
         Output::Holder => OutputTo::Holder,
@@ -113,6 +151,7 @@ fn run(cli: Cli) -> Result<Option<bool>> {
         },
         ..Default::default()
     };
+    let classify = matches!(mode, Mode::Classify { .. });
     let rt = tokio::runtime::Runtime::new()?;
     let outcome = rt.block_on(async {
         let tcp = tokio::net::TcpStream::connect(&connect).await?;
@@ -125,22 +164,31 @@ fn run(cli: Cli) -> Result<Option<bool>> {
             timeouts: Timeouts::default(),
         };
         let dimension = request.probe.len();
-        verify(tcp, tls, request)
-            .await
-            .with_context(|| format!("verifying a probe of dimension {dimension} with {connect}"))
+        verify(tcp, tls, request).await.with_context(|| {
+            format!("querying with an input of dimension {dimension} at {connect}")
+        })
     })?;
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "match": outcome.bit,
-                "scores": outcome.accept.padded_count,
-                "params": outcome.accept.params,
-                "total_ms": outcome.timings.total().as_secs_f64() * 1e3,
-                "phases": phases_json(&outcome.timings),
-                "peak_rss_mb": peak_rss_mb(),
-            })
-        );
+        let mut report = serde_json::json!({
+            "scores": outcome.accept.padded_count,
+            "params": outcome.accept.params,
+            "total_ms": outcome.timings.total().as_secs_f64() * 1e3,
+            "bytes": outcome.timings.bytes().0 + outcome.timings.bytes().1,
+            "phases": phases_json(&outcome.timings),
+            "peak_rss_mb": peak_rss_mb(),
+        });
+        if classify {
+            report["class"] = serde_json::json!(outcome.class.as_ref().map(|c| c.index));
+            report["label"] = serde_json::json!(outcome.class.as_ref().map(|c| &c.label));
+        } else {
+            report["match"] = serde_json::json!(outcome.bit);
+        }
+        println!("{report}");
+    } else if classify {
+        match &outcome.class {
+            Some(class) => println!("{}", class.label),
+            None => println!("done (the holder learns the result)"),
+        }
     } else {
         match outcome.bit {
             Some(true) => println!("match"),
@@ -148,16 +196,20 @@ fn run(cli: Cli) -> Result<Option<bool>> {
             None => println!("done (the holder learns the result)"),
         }
     }
-    Ok(outcome.bit)
+    Ok(if classify {
+        Outcome::Class(outcome.class)
+    } else {
+        Outcome::Bit(outcome.bit)
+    })
 }
 
 fn main() -> ExitCode {
     init_logging();
     match run(Cli::parse()) {
-        Ok(Some(true)) => ExitCode::from(0),
-        Ok(Some(false)) => ExitCode::from(1),
+        Ok(Outcome::Bit(Some(true)) | Outcome::Class(Some(_))) => ExitCode::from(0),
+        Ok(Outcome::Bit(Some(false))) => ExitCode::from(1),
         // The output went to the holder: no result here, which is neither match nor no match.
-        Ok(None) => ExitCode::from(3),
+        Ok(Outcome::Bit(None) | Outcome::Class(None)) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
