@@ -264,6 +264,17 @@ fn the_demo_runs_and_every_bit_equals_the_plaintext_decision() {
         out.contains("genuine   identify (1:N)                match      match"),
         "{out}"
     );
+    // Twelve digit images classified, each label printed beside the float model's.
+    let images: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with('#')).collect();
+    assert_eq!(images.len(), 12, "{out}");
+    let agree = images
+        .iter()
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols[1] == cols[2]
+        })
+        .count();
+    assert!(agree >= 11, "{out}");
 }
 
 /// Starts `privface-holder serve` with `args` and returns it with its address and the line it

@@ -54,7 +54,14 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
 
     let rt = tokio::runtime::Runtime::new()?;
     let (child, one_to_one) = rt.block_on(async {
-        let addr = start_holder(pki.dir.path(), gallery, params, dropped_bits).await?;
+        let addr = start_holder(
+            pki.dir.path(),
+            gallery,
+            params,
+            dropped_bits,
+            Default::default(),
+        )
+        .await?;
         let t = Instant::now();
         let out = tokio::process::Command::new(std::env::current_exe()?)
             .args(["verifier-child", "--connect", &addr.to_string(), "--dir"])

@@ -3,8 +3,9 @@
 //! Mints a PKI in a temporary directory, enrols a synthetic gallery (default 10,000 identities,
 //! d = 512) into an SQLite file, starts the holder on 127.0.0.1:0, and runs the verifier over
 //! mutual TLS with one genuine and one impostor probe in both modes. Each bit is printed next to
-//! the plaintext decision, with a table of per-phase time and bytes; the exit code is non-zero
-//! on any mismatch. `privface-demo bench` measures one large identification instead.
+//! the plaintext decision, with a table of per-phase time and bytes; then classifies digit
+//! images with a model imported from the committed digits fixture, each label next to the float
+//! model's. The exit code is non-zero on any mismatch. `privface-demo bench` measures one large identification instead.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use privface_cli::{GalleryChoice, SyntheticFaces, init_logging, load_gallery};
+use privface_cli::{GalleryChoice, SyntheticFaces, init_logging, load_gallery, load_models};
 use privface_gallery::{Gallery, QuantisedRows, Record};
 use privface_he::{ParameterSet, Quantiser, plain};
 use privface_net::{
@@ -26,8 +27,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 mod bench;
+mod digits;
 mod load;
 use bench::{bench, verifier_child};
+use digits::DigitsFixture;
 
 #[derive(Parser)]
 #[command(
@@ -103,6 +106,7 @@ async fn start_holder(
     gallery: Arc<HolderGallery>,
     params: ParameterSet,
     dropped_bits: u32,
+    models: Arc<privface_protocol::ModelSet>,
 ) -> Result<std::net::SocketAddr> {
     let tls = server_tls(
         &read(dir, "holder/ca.pem")?,
@@ -113,6 +117,7 @@ async fn start_holder(
     let mut config =
         HolderConfig::new(params, gallery, threshold, Arc::new(QueryBudget::new(None)));
     config.dropped_bits = dropped_bits;
+    config.models = models;
     let config = Arc::new(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -132,7 +137,7 @@ async fn start_holder(
     Ok(addr)
 }
 
-async fn ask(
+pub(crate) async fn ask(
     dir: &Path,
     addr: std::net::SocketAddr,
     probe: Vec<f32>,
@@ -222,6 +227,8 @@ fn demo(n: usize, d: usize) -> Result<bool> {
         t0.elapsed().as_secs_f64()
     );
 
+    let digits = DigitsFixture::import(pki.dir.path(), &db)?;
+    let models = load_models(&db, &params)?;
     let t = Instant::now();
     let gallery = load_gallery(&db, &params, GalleryChoice::Auto)?;
     println!(
@@ -238,7 +245,7 @@ fn demo(n: usize, d: usize) -> Result<bool> {
     let rt = tokio::runtime::Runtime::new()?;
     let mut all_agree = true;
     rt.block_on(async {
-        let addr = start_holder(pki.dir.path(), gallery, params, 0).await?;
+        let addr = start_holder(pki.dir.path(), gallery, params, 0, models).await?;
         println!("holder listening on {addr} (mutual TLS 1.3, ALPN privface/1)\n");
         println!(
             "  {:<9} {:<26} {:>8} {:>10} {:>9}",
@@ -278,10 +285,12 @@ fn demo(n: usize, d: usize) -> Result<bool> {
         if let Some(o) = shown {
             print_phases(&format!("identification against {n} identities"), &o);
         }
+        all_agree &= digits.classify(pki.dir.path(), addr).await?;
         anyhow::Ok(())
     })?;
     println!(
-        "\nthe holder learned nothing about the probes; the verifier learned one bit per query"
+        "\nthe holder learned nothing about the probes or the images; the verifier learned one \
+         bit per match query and one label per classification"
     );
     Ok(all_agree)
 }
