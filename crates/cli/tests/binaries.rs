@@ -265,7 +265,10 @@ fn the_demo_runs_and_every_bit_equals_the_plaintext_decision() {
         "{out}"
     );
     // Twelve digit images classified, each label printed beside the float model's.
-    let images: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with('#')).collect();
+    let images: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .collect();
     assert_eq!(images.len(), 12, "{out}");
     let agree = images
         .iter()

@@ -5,6 +5,7 @@
 //! of cases, each with an `id`, a `comment`, `flags`, `valid` and its data; binary values are
 //! lowercase hex.
 
+mod argmax;
 mod garbling;
 mod messages;
 mod packed_gallery;
@@ -67,5 +68,6 @@ pub fn generate() -> Vec<(&'static str, Value)> {
         ("garbling.json", garbling::garbling()),
         ("messages.json", messages::messages()),
         ("session.json", session::session_transcript()),
+        ("argmax.json", argmax::argmax()),
     ]
 }
