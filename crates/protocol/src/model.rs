@@ -23,12 +23,12 @@ pub struct Class {
 impl Class {
     /// The class of index `value` among `labels`; an index past them is the peer's doing.
     pub(crate) fn of(value: u32, labels: &[String]) -> Result<Self> {
-        let label = labels.get(value as usize).ok_or_else(|| {
-            ProtocolError::Misbehaved(crate::PeerMisbehaved::ClassOutOfRange {
+        let label = labels.get(value as usize).ok_or(ProtocolError::Misbehaved(
+            crate::PeerMisbehaved::ClassOutOfRange {
                 index: value,
                 labels: labels.len(),
-            })
-        })?;
+            },
+        ))?;
         Ok(Self {
             index: value,
             label: label.clone(),

@@ -266,7 +266,8 @@ fn a_verifier_checks_the_terms_and_labels_before_it_encrypts_anything() {
             }
         }
     };
-    let refused: Vec<(&str, Box<dyn Fn(&mut Vec<Message>)>)> = vec![
+    type Tamper = Box<dyn Fn(&mut Vec<Message>)>;
+    let refused: Vec<(&str, Tamper)> = vec![
         ("a threshold", Box::new(accept(|a| a.threshold = 5))),
         ("dropped bits", Box::new(accept(|a| a.dropped_bits = 2))),
         ("batches", Box::new(accept(|a| a.batch = 3))),
