@@ -165,7 +165,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         };
         let dimension = request.probe.len();
         verify(tcp, tls, request).await.with_context(|| {
-            format!("querying with an input of dimension {dimension} at {connect}")
+            format!("querying with a probe of dimension {dimension} at {connect}")
         })
     })?;
     if json {
