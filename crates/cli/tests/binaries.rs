@@ -802,3 +802,142 @@ fn the_binaries_classify_digits_with_an_imported_model() {
         0
     );
 }
+
+/// A float32 .npy file of shape (n, d).
+fn write_npy(path: &Path, d: usize, rows: &[Vec<f32>]) {
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {d}), }}",
+        rows.len()
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for v in rows.iter().flatten() {
+        bytes.extend(v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A projection with the binaries: fitted on separate data, recorded by the gallery at
+/// `init`, applied by `import` and by the verifier; rows or probes under another projection
+/// (or none) are refused.
+#[test]
+fn a_projected_gallery_takes_and_answers_projected_embeddings_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = p(d, "g.sqlite");
+    // Embeddings of d = 32 that live in the first 16 coordinates.
+    let embed = |seed: u32| -> Vec<f32> {
+        let mut v = vector(seed, 16);
+        v.resize(32, 0.0);
+        v
+    };
+    let fit: Vec<Vec<f32>> = (1000..1200).map(embed).collect();
+    write_npy(&d.join("fit.npy"), 32, &fit);
+    let (code, out, err) = run(
+        HOLDER,
+        &[
+            "projection",
+            "fit",
+            "--npy",
+            &p(d, "fit.npy"),
+            "--dim",
+            "16",
+            "--out",
+            &p(d, "p.json"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("keeping 100.00 %"), "{out}");
+    let (_, show, _) = run(HOLDER, &["projection", "show", "--file", &p(d, "p.json")]);
+    assert!(show.starts_with("32 → 16 dimensions"), "{show}");
+    let (code, _, err) = run(
+        HOLDER,
+        &[
+            "init",
+            "--db",
+            &db,
+            "--dim",
+            "32",
+            "--projection",
+            &p(d, "p.json"),
+        ],
+    );
+    assert_ne!(
+        code, 0,
+        "a --dim that is not the projection's output is refused"
+    );
+    assert!(err.contains("maps to 16"), "{err}");
+    assert_eq!(
+        run(
+            HOLDER,
+            &["init", "--db", &db, "--projection", &p(d, "p.json")]
+        )
+        .0,
+        0
+    );
+    let lines: String = (0..10)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"p{i}\",\"label\":\"\",\"embedding\":{:?}}}\n",
+                embed(i)
+            )
+        })
+        .collect();
+    std::fs::write(d.join("g.jsonl"), lines).unwrap();
+    let file = p(d, "g.jsonl");
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", "--db", db.as_str(), "--jsonl", file.as_str()];
+        args.extend_from_slice(extra);
+        run(HOLDER, &args)
+    };
+    let (code, _, err) = import(&[]);
+    assert_ne!(code, 0, "unprojected rows into a projected gallery");
+    assert!(err.contains("no projection"), "{err}");
+    let (code, out, err) = import(&["--projection", &p(d, "p.json")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported 10"), "{out}");
+
+    let (ca, cert, key) = (
+        p(d, "pki/holder/ca.pem"),
+        p(d, "pki/holder/holder.pem"),
+        p(d, "pki/holder/holder.key"),
+    );
+    assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
+    let args: Vec<String> = [
+        "serve",
+        "--db",
+        &db,
+        "--listen",
+        "127.0.0.1:0",
+        "--ca",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--params",
+        "toy",
+        "--insecure-toy-params",
+        "--threshold",
+        "0.9",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (_server, addr) = serve(&args);
+    let projection = p(d, "p.json");
+    let with = ["--projection", projection.as_str()];
+    let (code, out, err) = verify_at(d, &addr, format!("{:?}", embed(3)), &with);
+    assert_eq!((code, out.trim()), (0, "match"), "{err}");
+    let (code, out, err) = verify_at(d, &addr, format!("{:?}", embed(77)), &with);
+    assert_eq!((code, out.trim()), (1, "no match"), "{err}");
+    // Without the projection the probe has d = 32 and the gallery 16: a clear refusal.
+    let (code, _, err) = verify_at(d, &addr, format!("{:?}", embed(3)), &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Dimension"), "{err}");
+}

@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 mod error;
 mod ledger;
 mod models;
+mod projection_file;
 mod readers;
 mod rows_file;
 
@@ -27,7 +28,10 @@ pub use error::GalleryError;
 
 pub use ledger::{AuditEntry, ClientUsage, Ledger, QueryEntry};
 
-pub use models::{ModelInfo, read_model};
+pub use models::{ModelInfo, read_model, read_projected_model};
+pub use projection_file::{
+    PROJECTION_FORMAT, projection_fingerprint, read_projection, write_projection,
+};
 pub use readers::{
     parse_csv, parse_f32_npy, parse_jsonl, parse_npy, read_csv, read_f32_npy, read_jsonl, read_npy,
 };

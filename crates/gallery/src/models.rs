@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use privface_he::QuantisedModel;
+use privface_he::{Projection, QuantisedModel};
 use rusqlite::{OptionalExtension, params};
 
 use crate::readers::read_f32_npy;
@@ -46,16 +46,10 @@ fn model_err(name: &str, reason: impl Into<String>) -> GalleryError {
     }
 }
 
-/// Reads a float model from files: `weights` a C × d float32 `.npy`, `bias` a float32 `.npy`
-/// of C values, `labels` one label per line (C lines, or 2 for C = 1), and quantises it for
-/// inputs whose every component lies in [−`input_bound`, `input_bound`] (spec §13.1).
-pub fn read_model(
-    name: &str,
-    weights: &Path,
-    bias: &Path,
-    labels: &Path,
-    input_bound: f32,
-) -> Result<QuantisedModel> {
+/// A float model as read from its files: (d, weights C × d, biases, labels).
+type FloatModel = (usize, Vec<f32>, Vec<f32>, Vec<String>);
+
+fn read_float_model(name: &str, weights: &Path, bias: &Path, labels: &Path) -> Result<FloatModel> {
     let (w_shape, w) = read_f32_npy(weights)?;
     let (b_shape, b) = read_f32_npy(bias)?;
     let [classes, dimension] = w_shape[..] else {
@@ -80,7 +74,52 @@ pub fn read_model(
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect();
+    Ok((dimension, w, b, labels))
+}
+
+/// Reads a float model from files: `weights` a C × d float32 `.npy`, `bias` a float32 `.npy`
+/// of C values, `labels` one label per line (C lines, or 2 for C = 1), and quantises it for
+/// inputs whose every component lies in [−`input_bound`, `input_bound`] (spec §13.1).
+pub fn read_model(
+    name: &str,
+    weights: &Path,
+    bias: &Path,
+    labels: &Path,
+    input_bound: f32,
+) -> Result<QuantisedModel> {
+    let (dimension, w, b, labels) = read_float_model(name, weights, bias, labels)?;
     QuantisedModel::quantise(dimension, &w, &b, labels, input_bound)
+        .map_err(|e| model_err(name, e.to_string()))
+}
+
+/// [`read_model`] for inputs projected by `projection` (spec §14): every weight row w_c
+/// becomes P·w_c, so that ⟨P·w_c, P·x⟩ = ⟨w_c, PᵀP·x⟩ ≈ ⟨w_c, x⟩ for inputs near the kept
+/// subspace; `input_bound` bounds the projected inputs.
+pub fn read_projected_model(
+    name: &str,
+    weights: &Path,
+    bias: &Path,
+    labels: &Path,
+    input_bound: f32,
+    projection: &Projection,
+) -> Result<QuantisedModel> {
+    let (dimension, w, b, labels) = read_float_model(name, weights, bias, labels)?;
+    if dimension != projection.input_dim() {
+        return Err(model_err(
+            name,
+            format!(
+                "weights of dimension {dimension}, a projection from {}",
+                projection.input_dim()
+            ),
+        ));
+    }
+    let projected: Vec<f32> = w
+        .chunks_exact(dimension)
+        .map(|row| projection.apply(row))
+        .collect::<privface_he::Result<Vec<_>>>()
+        .map_err(|e| model_err(name, e.to_string()))?
+        .concat();
+    QuantisedModel::quantise(projection.output_dim(), &projected, &b, labels, input_bound)
         .map_err(|e| model_err(name, e.to_string()))
 }
 

@@ -9,7 +9,11 @@ use privface_cli::{
     BudgetLimit, DEFAULT_BUDGET, GalleryChoice, ServeLimits, SqliteLedger, init_logging,
     load_gallery, load_models, parameter_set, read_embedding,
 };
-use privface_gallery::{Gallery, Ledger, Record, read_csv, read_jsonl, read_model, read_npy};
+use privface_gallery::{
+    Gallery, Ledger, Record, projection_fingerprint, read_csv, read_f32_npy, read_jsonl,
+    read_model, read_npy, read_projected_model, read_projection, write_projection,
+};
+use privface_he::Projection;
 use privface_net::{client_identity, pki, serve, server_tls_with_crls};
 use privface_protocol::{HolderConfig, OutputTo};
 use rustls::pki_types::CertificateDer;
@@ -33,9 +37,13 @@ enum Command {
         /// Gallery file (SQLite).
         #[arg(long)]
         db: PathBuf,
-        /// Embedding dimension.
-        #[arg(long, default_value_t = 512)]
-        dim: usize,
+        /// Embedding dimension: 512 unless given (with --projection: its output dimension).
+        #[arg(long)]
+        dim: Option<usize>,
+        /// Store every embedding projected by this file (spec §14); enrolments must then pass
+        /// the same file.
+        #[arg(long)]
+        projection: Option<PathBuf>,
     },
     /// Enrol one identity from a JSON array of numbers.
     Enrol {
@@ -48,6 +56,9 @@ enum Command {
         /// JSON file with the embedding.
         #[arg(long)]
         embedding: PathBuf,
+        /// The gallery's projection file, applied to the embedding first.
+        #[arg(long)]
+        projection: Option<PathBuf>,
     },
     /// Import many identities atomically (all or none).
     Import {
@@ -65,6 +76,9 @@ enum Command {
         /// JSON lines: {"id":…,"label":…,"embedding":[…]}
         #[arg(long)]
         jsonl: Option<PathBuf>,
+        /// The gallery's projection file, applied to every embedding first.
+        #[arg(long)]
+        projection: Option<PathBuf>,
     },
     /// List enrolled identities.
     List {
@@ -77,6 +91,11 @@ enum Command {
         db: PathBuf,
         #[arg(long)]
         id: String,
+    },
+    /// Projections d → d′ both parties apply before quantising (spec §14).
+    Projection {
+        #[command(subcommand)]
+        action: ProjectionAction,
     },
     /// The classification models served beside the gallery (spec §13).
     Model {
@@ -187,6 +206,28 @@ enum CertsAction {
 }
 
 #[derive(Subcommand)]
+enum ProjectionAction {
+    /// Fit a PCA projection (the leading principal directions of the L2-normalised rows,
+    /// uncentred) on a float32 .npy matrix (n × d). Fit it on public data, not on the
+    /// gallery: the file is handed to every verifier (spec §14).
+    Fit {
+        #[arg(long)]
+        npy: PathBuf,
+        /// Output dimension d′.
+        #[arg(long)]
+        dim: usize,
+        /// The projection file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Dimensions, kept energy and fingerprint of a projection file.
+    Show {
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum ModelAction {
     /// Quantise a linear model and store it (one transaction): logit_c = ⟨w_c, x⟩ + b_c, the
     /// label of the largest logit (a single row: label 1 when its logit is ≥ 0, else label 0).
@@ -206,9 +247,14 @@ enum ModelAction {
         #[arg(long)]
         labels: PathBuf,
         /// The bound X of every input component (|x_i| ≤ X); inputs outside it are refused by
-        /// the verifier. Inputs are quantised at 127/X.
+        /// the verifier. Inputs are quantised at 127/X. With --projection, the bound of the
+        /// projected inputs.
         #[arg(long)]
         input_bound: f32,
+        /// A projection file (spec §14): the weights are projected (w′ = P·w), and verifiers
+        /// project their inputs with the same file.
+        #[arg(long)]
+        projection: Option<PathBuf>,
     },
     /// The stored models.
     List {
@@ -252,10 +298,48 @@ enum AllowOutput {
     Both,
 }
 
+/// What enrolment applies to an embedding: the gallery's projection, which `file` must be
+/// (or none, when the gallery has none).
+fn projector(
+    g: &Gallery,
+    file: Option<&std::path::Path>,
+) -> Result<impl Fn(Vec<f32>) -> Result<Vec<f32>> + use<>> {
+    let p = file.map(read_projection).transpose()?;
+    g.check_projection(p.as_ref())?;
+    Ok(move |e: Vec<f32>| match &p {
+        Some(p) => Ok(p.apply(&e)?),
+        None => Ok(e),
+    })
+}
+
 fn main() -> Result<()> {
     init_logging();
     match Cli::parse().command {
-        Command::Init { db, dim } => {
+        Command::Init {
+            db,
+            dim,
+            projection: Some(path),
+        } => {
+            let p = read_projection(&path)?;
+            if dim.is_some_and(|d| d != p.output_dim()) {
+                anyhow::bail!(
+                    "--dim {} but the projection maps to {} dimensions",
+                    dim.unwrap_or_default(),
+                    p.output_dim()
+                );
+            }
+            let mut g = Gallery::create(&db, p.output_dim())?;
+            g.set_projection(&p)?;
+            println!(
+                "created {} (d = {}, rows projected from d = {} by {})",
+                db.display(),
+                p.output_dim(),
+                p.input_dim(),
+                projection_fingerprint(&p)
+            );
+        }
+        Command::Init { db, dim, .. } => {
+            let dim = dim.unwrap_or(512);
             Gallery::create(&db, dim)?;
             println!("created {} (d = {dim})", db.display());
         }
@@ -264,12 +348,14 @@ fn main() -> Result<()> {
             id,
             label,
             embedding,
+            projection,
         } => {
             let mut g = Gallery::open(&db)?;
+            let project = projector(&g, projection.as_deref())?;
             g.enrol(&Record {
                 id: id.clone(),
                 label,
-                embedding: read_embedding(&embedding)?,
+                embedding: project(read_embedding(&embedding)?)?,
             })?;
             println!("enrolled {id}");
         }
@@ -279,14 +365,20 @@ fn main() -> Result<()> {
             ids,
             csv,
             jsonl,
+            projection,
         } => {
-            let records = match (npy, ids, csv, jsonl) {
+            let mut records = match (npy, ids, csv, jsonl) {
                 (Some(npy), Some(ids), None, None) => read_npy(&npy, &ids)?,
                 (None, None, Some(csv), None) => read_csv(&csv)?,
                 (None, None, None, Some(jsonl)) => read_jsonl(&jsonl)?,
                 _ => anyhow::bail!("give exactly one of --npy/--ids, --csv, --jsonl"),
             };
             let mut g = Gallery::open(&db)?;
+            let project = projector(&g, projection.as_deref())?;
+            for r in &mut records {
+                r.embedding = project(std::mem::take(&mut r.embedding))
+                    .with_context(|| format!("identity `{}`", r.id))?;
+            }
             let n = g
                 .import(records.into_iter().map(Ok))
                 .context("import rolled back, nothing stored")?;
@@ -306,6 +398,35 @@ fn main() -> Result<()> {
                 anyhow::bail!("no identity `{id}`");
             }
         }
+        Command::Projection {
+            action: ProjectionAction::Fit { npy, dim, out },
+        } => {
+            let (shape, values) = read_f32_npy(&npy)?;
+            let [n, d] = shape[..] else {
+                anyhow::bail!("{}: shape {shape:?}, not (n, d)", npy.display());
+            };
+            let p = Projection::fit_pca(&values, d, dim)?;
+            write_projection(&out, &p)?;
+            println!(
+                "fitted {d} → {dim} on {n} rows, keeping {:.2} % of their energy; wrote {} ({})",
+                100.0 * p.energy().unwrap_or(0.0),
+                out.display(),
+                projection_fingerprint(&p)
+            );
+        }
+        Command::Projection {
+            action: ProjectionAction::Show { file },
+        } => {
+            let p = read_projection(&file)?;
+            println!(
+                "{} → {} dimensions, energy kept {}, sha256 {}",
+                p.input_dim(),
+                p.output_dim(),
+                p.energy()
+                    .map_or("unknown".into(), |e| format!("{:.2} %", 100.0 * e)),
+                projection_fingerprint(&p)
+            );
+        }
         Command::Model {
             action:
                 ModelAction::Import {
@@ -315,9 +436,16 @@ fn main() -> Result<()> {
                     bias,
                     labels,
                     input_bound,
+                    projection,
                 },
         } => {
-            let model = read_model(&name, &weights, &bias, &labels, input_bound)?;
+            let model = match projection {
+                None => read_model(&name, &weights, &bias, &labels, input_bound)?,
+                Some(path) => {
+                    let p = read_projection(&path)?;
+                    read_projected_model(&name, &weights, &bias, &labels, input_bound, &p)?
+                }
+            };
             let mut g = Gallery::open(&db)?;
             g.import_model(&name, &model)?;
             println!(

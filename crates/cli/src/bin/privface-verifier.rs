@@ -57,6 +57,10 @@ struct Connection {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// A projection file (spec §14) the holder's rows or model were stored under: applied to
+    /// the probe before anything else.
+    #[arg(long)]
+    projection: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -125,12 +129,19 @@ fn run(cli: Cli) -> Result<Outcome> {
         params,
         insecure_toy_params,
         json,
+        projection,
     } = connection;
     let params = params
         .iter()
         .map(|name| parameter_set(name, insecure_toy_params))
         .collect::<Result<Vec<_>>>()?;
-    let probe = read_embedding(&probe)?;
+    let mut probe = read_embedding(&probe)?;
+    if let Some(path) = &projection {
+        let p = privface_gallery::read_projection(path)?;
+        probe = p
+            .apply(&probe)
+            .with_context(|| format!("projecting the probe with {}", path.display()))?;
+    }
     let tls = client_tls(
         &std::fs::read(&ca)?,
         &std::fs::read(&cert)?,
@@ -164,9 +175,9 @@ fn run(cli: Cli) -> Result<Outcome> {
             timeouts: Timeouts::default(),
         };
         let dimension = request.probe.len();
-        verify(tcp, tls, request).await.with_context(|| {
-            format!("querying with a probe of dimension {dimension} at {connect}")
-        })
+        verify(tcp, tls, request)
+            .await
+            .with_context(|| format!("querying with a probe of dimension {dimension} at {connect}"))
     })?;
     if json {
         let mut report = serde_json::json!({
