@@ -6,7 +6,13 @@
 //! [`Projection::fit_pca`] fits the d′ leading principal directions of a data set without
 //! centring (the eigenvectors of the second-moment matrix of the L2-normalised rows): those
 //! keep inner products — what cosine scores and linear models read — best on average
-//! (Eckart–Young). The rows of the matrix are then orthonormal.
+//! (Eckart–Young). It then rotates them by a random orthogonal d′ × d′ matrix: inner products
+//! do not change, but the energy, which PCA piles into the leading coordinates, is spread
+//! evenly over all d′, as the quantiser's scale α = 127·√d′/4 assumes (without the rotation a
+//! projected embedding's leading components clamp at 127). The rows of the matrix are
+//! orthonormal either way.
+
+use rand::{CryptoRng, Rng};
 
 use crate::error::{HeError, Result};
 
@@ -99,11 +105,18 @@ impl Projection {
     }
 
     /// Fits the `output_dim` leading principal directions of `rows` (row-major, `input_dim`
-    /// values each) without centring, each row L2-normalised first (zero rows are skipped).
+    /// values each) without centring, each row L2-normalised first (zero rows are skipped),
+    /// and rotates them by a random orthogonal matrix drawn from `rng` (module documentation;
+    /// a seeded generator makes the fit reproducible).
     ///
     /// # Errors
     /// [`HeError::InvalidParameters`] for bad sizes or fewer non-zero rows than `output_dim`.
-    pub fn fit_pca(rows: &[f32], input_dim: usize, output_dim: usize) -> Result<Self> {
+    pub fn fit_pca<R: Rng + CryptoRng>(
+        rows: &[f32],
+        input_dim: usize,
+        output_dim: usize,
+        rng: &mut R,
+    ) -> Result<Self> {
         if input_dim == 0 || output_dim == 0 || output_dim > input_dim {
             return Err(invalid(format!("{input_dim} → {output_dim} dimensions")));
         }
@@ -147,20 +160,52 @@ impl Projection {
         order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
         let total: f64 = values.iter().sum();
         let kept: f64 = order[..output_dim].iter().map(|&k| values[k]).sum();
-        let mut matrix = Vec::with_capacity(output_dim * d);
+        // The leading eigenvectors as rows, each with a fixed sign (largest entry positive).
+        let mut leading = Vec::with_capacity(output_dim * d);
         for &k in &order[..output_dim] {
-            // Column k of the eigenvector matrix, with a fixed sign (largest entry positive)
-            // so a fit is reproducible.
             let column: Vec<f64> = (0..d).map(|i| vectors[i * d + k]).collect();
             let largest = column
                 .iter()
                 .copied()
                 .fold(0f64, |m, v| if v.abs() > m.abs() { v } else { m });
             let sign = if largest < 0.0 { -1.0 } else { 1.0 };
-            matrix.extend(column.iter().map(|&v| (sign * v) as f32));
+            leading.extend(column.iter().map(|&v| sign * v));
+        }
+        let rotation = random_orthogonal(output_dim, rng);
+        let mut matrix = Vec::with_capacity(output_dim * d);
+        for a in 0..output_dim {
+            for i in 0..d {
+                let v: f64 = (0..output_dim)
+                    .map(|b| rotation[a * output_dim + b] * leading[b * d + i])
+                    .sum();
+                matrix.push(v as f32);
+            }
         }
         Self::new(d, output_dim, matrix, Some(kept / total))
     }
+}
+
+/// A random orthogonal n × n matrix (row-major): Gaussian rows orthonormalised by modified
+/// Gram–Schmidt.
+fn random_orthogonal<R: Rng>(n: usize, rng: &mut R) -> Vec<f64> {
+    let mut gaussian = || {
+        let (u, v): (f64, f64) = (rng.random::<f64>().max(f64::MIN_POSITIVE), rng.random());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let mut m: Vec<f64> = (0..n * n).map(|_| gaussian()).collect();
+    for a in 0..n {
+        for b in 0..a {
+            let dot: f64 = (0..n).map(|i| m[a * n + i] * m[b * n + i]).sum();
+            for i in 0..n {
+                m[a * n + i] -= dot * m[b * n + i];
+            }
+        }
+        let norm = (0..n).map(|i| m[a * n + i].powi(2)).sum::<f64>().sqrt();
+        for i in 0..n {
+            m[a * n + i] /= norm;
+        }
+    }
+    m
 }
 
 /// Eigenvalues and eigenvectors (columns of the returned row-major n × n matrix) of a
@@ -222,6 +267,8 @@ fn symmetric_eigen(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
 
     struct Lcg(u64);
     impl Lcg {
@@ -280,7 +327,8 @@ mod tests {
                 .collect()
         };
         let data: Vec<f32> = (0..400).flat_map(|_| row()).collect();
-        let p = Projection::fit_pca(&data, d, r).unwrap();
+        let seeded = || ChaCha20Rng::seed_from_u64(9);
+        let p = Projection::fit_pca(&data, d, r, &mut seeded()).unwrap();
         assert!(p.energy().unwrap() > 0.999, "{:?}", p.energy());
         // Orthonormal rows.
         for a in 0..r {
@@ -303,15 +351,40 @@ mod tests {
         let scale = dot(&x, &x).sqrt() * dot(&y, &y).sqrt();
         assert!((dot(&px, &py) - dot(&x, &y)).abs() < 1e-3 * scale);
         // One direction fewer loses real energy.
+        let fewer = Projection::fit_pca(&data, d, r - 1, &mut seeded()).unwrap();
+        assert!(fewer.energy().unwrap() < 0.95);
+        // A fit is reproducible from its seed.
+        assert_eq!(Projection::fit_pca(&data, d, r, &mut seeded()).unwrap(), p);
+    }
+
+    #[test]
+    fn the_rotation_spreads_the_energy_over_every_coordinate() {
+        // Rows with all their energy in 4 of 64 coordinates: PCA alone would put it all into
+        // the first 4 outputs of 32; rotated, every output carries some of it.
+        let mut rng = Lcg(4);
+        let data: Vec<f32> = (0..300)
+            .flat_map(|_| {
+                let mut v = vec![0f32; 64];
+                for slot in v.iter_mut().take(4) {
+                    *slot = rng.normal() as f32;
+                }
+                v
+            })
+            .collect();
+        let p = Projection::fit_pca(&data, 64, 32, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        let mut energy = vec![0f64; 32];
+        for row in data.chunks_exact(64) {
+            for (e, v) in energy.iter_mut().zip(p.apply(row).unwrap()) {
+                *e += (v as f64).powi(2);
+            }
+        }
+        let total: f64 = energy.iter().sum();
+        let largest = energy.iter().copied().fold(0f64, f64::max);
         assert!(
-            Projection::fit_pca(&data, d, r - 1)
-                .unwrap()
-                .energy()
-                .unwrap()
-                < 0.95
+            largest < 0.2 * total,
+            "one output carries {:.0} %",
+            100.0 * largest / total
         );
-        // A fit is reproducible.
-        assert_eq!(Projection::fit_pca(&data, d, r).unwrap(), p);
     }
 
     #[test]
@@ -323,8 +396,9 @@ mod tests {
         assert_eq!(p.apply(&[1.0, 2.0, 3.0, 4.0]).unwrap(), vec![10.0, 10.0]);
         assert!(p.apply(&[1.0; 3]).is_err());
         assert!(p.apply(&[1.0, f32::INFINITY, 0.0, 0.0]).is_err());
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
         assert!(
-            Projection::fit_pca(&[0.0; 8], 4, 1).is_err(),
+            Projection::fit_pca(&[0.0; 8], 4, 1, &mut rng).is_err(),
             "no non-zero rows"
         );
     }

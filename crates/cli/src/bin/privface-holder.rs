@@ -16,6 +16,7 @@ use privface_gallery::{
 use privface_he::Projection;
 use privface_net::{client_identity, pki, serve, server_tls_with_crls};
 use privface_protocol::{HolderConfig, OutputTo};
+use rand::SeedableRng;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -219,6 +220,9 @@ enum ProjectionAction {
         /// The projection file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Seed of the random rotation (spec §14), for a reproducible fit; fresh otherwise.
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Dimensions, kept energy and fingerprint of a projection file.
     Show {
@@ -399,13 +403,23 @@ fn main() -> Result<()> {
             }
         }
         Command::Projection {
-            action: ProjectionAction::Fit { npy, dim, out },
+            action:
+                ProjectionAction::Fit {
+                    npy,
+                    dim,
+                    out,
+                    seed,
+                },
         } => {
             let (shape, values) = read_f32_npy(&npy)?;
             let [n, d] = shape[..] else {
                 anyhow::bail!("{}: shape {shape:?}, not (n, d)", npy.display());
             };
-            let p = Projection::fit_pca(&values, d, dim)?;
+            let mut rng = match seed {
+                Some(seed) => rand_chacha::ChaCha20Rng::seed_from_u64(seed),
+                None => rand_chacha::ChaCha20Rng::from_os_rng(),
+            };
+            let p = Projection::fit_pca(&values, d, dim, &mut rng)?;
             write_projection(&out, &p)?;
             println!(
                 "fitted {d} → {dim} on {n} rows, keeping {:.2} % of their energy; wrote {} ({})",

@@ -60,6 +60,7 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
             params,
             dropped_bits,
             Default::default(),
+            THRESHOLD,
         )
         .await?;
         let t = Instant::now();

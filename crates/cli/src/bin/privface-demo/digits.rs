@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use privface_gallery::{Gallery, read_model};
+use privface_gallery::{Gallery, parse_f32_npy, read_model};
 use privface_he::QuantisedModel;
 use privface_protocol::Mode;
 
@@ -23,9 +23,13 @@ const IMAGES: usize = 12;
 /// The model as stored, and the test images with the float model's predictions and logits.
 pub struct DigitsFixture {
     model: QuantisedModel,
-    inputs: Vec<Vec<f32>>,
+    /// The test images, 64 values in [0, 1] each.
+    pub inputs: Vec<Vec<f32>>,
     logits: Vec<Vec<f32>>,
-    predictions: Vec<u32>,
+    /// The float model's predictions.
+    pub predictions: Vec<u32>,
+    /// The images' true digits.
+    pub truth: Vec<u32>,
 }
 
 impl DigitsFixture {
@@ -60,18 +64,28 @@ impl DigitsFixture {
                 })
                 .collect()
         };
-        let predictions = test["predictions"]
-            .as_array()
-            .context("fixture predictions")?
-            .iter()
-            .map(|v| v.as_u64().map(|v| v as u32).context("a class"))
-            .collect::<Result<_>>()?;
+        let classes = |key: &str| -> Result<Vec<u32>> {
+            test[key]
+                .as_array()
+                .context("fixture classes")?
+                .iter()
+                .map(|v| v.as_u64().map(|v| v as u32).context("a class"))
+                .collect()
+        };
         Ok(Self {
             model,
             inputs: rows("inputs")?,
             logits: rows("logits")?,
-            predictions,
+            predictions: classes("predictions")?,
+            truth: classes("labels")?,
         })
+    }
+
+    /// The float model: weights (10 × 64, row-major), biases, labels.
+    pub fn float_model(&self) -> Result<(Vec<f32>, Vec<f32>, Vec<String>)> {
+        let (_, w) = parse_f32_npy("weights.npy", WEIGHTS)?;
+        let (_, b) = parse_f32_npy("bias.npy", BIAS)?;
+        Ok((w, b, self.model.labels().to_vec()))
     }
 
     /// Classifies the first test images at `addr`, printing each label beside the float

@@ -29,6 +29,7 @@ use rand_chacha::ChaCha20Rng;
 mod bench;
 mod digits;
 mod load;
+mod projection;
 use bench::{bench, verifier_child};
 use digits::DigitsFixture;
 
@@ -65,6 +66,19 @@ enum Command {
         /// Where a gallery too large for memory keeps its generated rows between runs.
         #[arg(long, default_value_os_t = std::env::temp_dir().join("privface-bench"))]
         cache_dir: std::path::PathBuf,
+    },
+    /// What a projection d → d′ (spec §14) saves and costs: real sessions at d′ = 64, 128, 256
+    /// and 512 on synthetic faces of low intrinsic dimension, agreement with the unprojected
+    /// float rule, and the digits model projected to 8, 16, 32; ends with one JSON line.
+    Projection {
+        #[arg(long, default_value_t = 10_000)]
+        gallery_size: usize,
+        /// Intrinsic dimension of the synthetic faces.
+        #[arg(long, default_value_t = 96)]
+        latent: usize,
+        /// Public identities the PCA is fitted on.
+        #[arg(long, default_value_t = 4000)]
+        fit_size: usize,
     },
     /// A load test: one `privface-holder serve` process against many honest and hostile
     /// clients at once; checks every honest bit and that the holder's threads and memory come
@@ -107,13 +121,14 @@ async fn start_holder(
     params: ParameterSet,
     dropped_bits: u32,
     models: Arc<privface_protocol::ModelSet>,
+    cosine_threshold: f32,
 ) -> Result<std::net::SocketAddr> {
     let tls = server_tls(
         &read(dir, "holder/ca.pem")?,
         &read(dir, "holder/holder.pem")?,
         &read(dir, "holder/holder.key")?,
     )?;
-    let threshold = gallery.quantiser().threshold(THRESHOLD);
+    let threshold = gallery.quantiser().threshold(cosine_threshold);
     let mut config =
         HolderConfig::new(params, gallery, threshold, Arc::new(QueryBudget::new(None)));
     config.dropped_bits = dropped_bits;
@@ -245,7 +260,7 @@ fn demo(n: usize, d: usize) -> Result<bool> {
     let rt = tokio::runtime::Runtime::new()?;
     let mut all_agree = true;
     rt.block_on(async {
-        let addr = start_holder(pki.dir.path(), gallery, params, 0, models).await?;
+        let addr = start_holder(pki.dir.path(), gallery, params, 0, models, THRESHOLD).await?;
         println!("holder listening on {addr} (mutual TLS 1.3, ALPN privface/1)\n");
         println!(
             "  {:<9} {:<26} {:>8} {:>10} {:>9}",
@@ -311,6 +326,11 @@ fn main() -> ExitCode {
             cache_dir,
         }) => bench(gallery_size, dim, precision, &cache_dir).map(|_| true),
         Some(Command::Load(plan)) => load::load(plan),
+        Some(Command::Projection {
+            gallery_size,
+            latent,
+            fit_size,
+        }) => projection::projection_bench(gallery_size, latent, fit_size).map(|_| true),
         Some(Command::VerifierChild {
             connect,
             dir,
