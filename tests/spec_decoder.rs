@@ -1,7 +1,7 @@
-//! An independent decoder of the session transcript vector, written from the specification
-//! alone (protocols/privface-spec.md §9.2–§9.3, §6.1, §6.5): no type of the protocol crate is
-//! used. It parses every frame of both directions and checks that the transcript agrees with
-//! the spec's message sequence and with the values the vector states.
+//! An independent decoder of the session transcript vectors, written from the specification
+//! alone (protocols/privface-spec.md §9.2–§9.3, §6.1, §6.5, §13): no type of the protocol
+//! crate is used. It parses every frame of both directions and checks that each transcript
+//! agrees with the spec's message sequence and with the values the vector states.
 
 use serde_json::Value;
 
@@ -60,6 +60,8 @@ enum Msg {
         param_sets: Vec<String>,
         dimension: u64,
         mode: u64,
+        /// The claimed identity (mode 1) or the model (mode 2).
+        name: Option<String>,
         output: u64,
     },
     Accept {
@@ -99,6 +101,7 @@ enum Msg {
     OutputLabel(usize),
     Abort,
     Decode(usize),
+    Labels(Vec<String>),
 }
 
 /// Decodes a frame body by the table of §9.2.
@@ -111,13 +114,12 @@ fn decode(body: &[u8]) -> Msg {
             let param_sets = (0..n).map(|_| r.string()).collect();
             let dimension = r.varint();
             let mode = r.varint();
-            if mode == 1 {
-                r.string();
-            }
+            let name = matches!(mode, 1 | 2).then(|| r.string());
             Msg::Hello {
                 param_sets,
                 dimension,
                 mode,
+                name,
                 output: r.varint(),
             }
         }
@@ -188,6 +190,10 @@ fn decode(body: &[u8]) -> Msg {
             Msg::Abort
         }
         12 => Msg::Decode(r.bytes().len()),
+        13 => {
+            let n = r.varint();
+            Msg::Labels((0..n).map(|_| r.string()).collect())
+        }
         other => panic!("variant {other} is not in the spec's table"),
     };
     assert!(r.done(), "a frame body is consumed exactly");
@@ -237,6 +243,7 @@ fn session_transcript_follows_the_spec() {
         param_sets,
         dimension,
         mode,
+        name,
         output,
     } = &v[0]
     else {
@@ -246,6 +253,7 @@ fn session_transcript_follows_the_spec() {
         (param_sets.as_slice(), *dimension, *mode, *output),
         (&["toy".to_owned()][..], 8, 0, 2)
     );
+    assert_eq!(*name, None);
     let Msg::Accept {
         params,
         dimension: d,
@@ -349,4 +357,128 @@ fn session_transcript_follows_the_spec() {
     // The stated outcome: bob enrolled, probe close to bob, threshold 0.9, output to both.
     assert_eq!(case["verifier_bit"], true);
     assert_eq!(case["holder_bit"], true);
+}
+
+#[test]
+fn classification_transcript_follows_the_spec() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/protocols/vectors/classify_session.json"
+    );
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = &file["cases"][0];
+    let decode_all = |dir: &str| -> Vec<Msg> {
+        case[dir]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| decode(&unhex(f["body"].as_str().unwrap())))
+            .collect()
+    };
+    let v = decode_all("verifier_to_holder");
+    let h = decode_all("holder_to_verifier");
+    // §9.2: mode 2 names the model; output 2 is both.
+    assert!(
+        matches!(&v[0], Msg::Hello { mode: 2, name: Some(m), output: 2, dimension: 8, .. } if m == "pets"),
+        "{:?}",
+        v[0]
+    );
+    let Msg::Accept {
+        scale,
+        threshold,
+        padded_count: c,
+        group_size,
+        share_bits: k,
+        b,
+        batch,
+        round_blocks,
+        dropped_bits,
+        ..
+    } = &h[0]
+    else {
+        panic!("holder's first message {:?}", h[0])
+    };
+    let (c, k) = (*c, *k);
+    // §13.2: threshold and dropped bits 0, one batch of all C classes, α_x = 127/X.
+    assert_eq!((*threshold, *dropped_bits, *batch, c), (0, 0, c, 3));
+    assert_eq!(*scale, 127.0 / case["input_bound"].as_f64().unwrap() as f32);
+    // §13.1: Λ = max_c (127·‖ŵ_c‖₁ + |β̂_c|) + 1 and k the smallest with Λ + 1 ≤ 2^(k−1), with
+    // ŵ = round(α_w·w), α_w = 127/max|w|, β̂ = round(α_x·α_w·b).
+    let weights: Vec<f64> = case["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32 as f64)
+        .collect();
+    let biases: Vec<f64> = case["biases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32 as f64)
+        .collect();
+    let alpha_w = (127.0 / weights.iter().fold(0f64, |m, w| m.max(w.abs())) as f32) as f64;
+    let lambda = (0..3)
+        .map(|class| {
+            let l1: f64 = weights[class * 8..class * 8 + 8]
+                .iter()
+                .map(|w| (w * alpha_w).round().abs())
+                .sum();
+            127.0 * l1 + (biases[class] * *scale as f64 * alpha_w).round().abs()
+        })
+        .fold(0f64, f64::max) as u64
+        + 1;
+    assert!(
+        lambda < 1 << (k - 1) && lambda + 1 > 1 << (k - 2),
+        "k = {k}, Λ = {lambda}"
+    );
+    // §13.2: the labels right after Accept, C of them.
+    assert!(
+        matches!(&h[1], Msg::Labels(l) if l == &["cat", "dog", "neither"]),
+        "{:?}",
+        h[1]
+    );
+    assert!(matches!(h[2], Msg::BaseOtReply(4096)));
+    assert!(matches!(v[1], Msg::BaseOtOffer(32)));
+    let (n, q) = (512u64, 64u64);
+    let m = 8 / group_size;
+    assert_eq!(*b, switched_modulus_log(n, q, 4, 16, m, k), "§6.5");
+    for i in 0..=m {
+        assert!(
+            matches!(v[2 + i as usize], Msg::QueryPart { index, len } if index == i && len as u64 == 16 + n * q / 8)
+        );
+    }
+    // One round of one block, one batch.
+    let blocks = c.div_ceil(n / group_size);
+    assert!(*round_blocks >= blocks);
+    assert!(
+        matches!(h[3], Msg::Scores { index: 0, count, len } if count == c && len as u64 == ((n + c) * b).div_ceil(8))
+    );
+    let ots = k * c;
+    let Msg::OtExtension { batch: 0, len } = v[3 + m as usize] else {
+        panic!("{:?}", v[3 + m as usize])
+    };
+    assert_eq!(len as u64, 128 * 16 * ots.div_ceil(128) + ots.div_ceil(8));
+    // §13.3: C half-gates (16 bytes) and C·(k − 2) + (C − 1)·(2k + ⌈log2 C⌉) ANDs (32 bytes).
+    let bits = 2;
+    let ands = c * (k - 2) + (c - 1) * (2 * k + bits);
+    assert!(
+        matches!(h[4], Msg::Tables { batch: 0, len } if len as u64 == 16 * c + 32 * ands),
+        "{:?}",
+        h[4]
+    );
+    // Output to both: no decode bits in Finish, the verifier's labels, then the decode bits.
+    assert!(matches!(h[5], Msg::Finish(0)));
+    assert!(matches!(v[4 + m as usize], Msg::OutputLabel(len) if len as u64 == 16 * bits));
+    assert!(matches!(h[6], Msg::Decode(1)));
+    assert_eq!((h.len(), v.len() as u64), (7, 5 + m));
+    // The stated outcome is the exact rule on the stated quantised logits.
+    let logits: Vec<i64> = case["quantised_logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    let best = (0..3).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
+    assert_eq!(case["verifier_class"], best);
+    assert_eq!(case["holder_class"], best);
 }

@@ -6,6 +6,7 @@
 //! lowercase hex.
 
 mod argmax;
+mod classify_session;
 mod garbling;
 mod messages;
 mod packed_gallery;
@@ -69,5 +70,9 @@ pub fn generate() -> Vec<(&'static str, Value)> {
         ("messages.json", messages::messages()),
         ("session.json", session::session_transcript()),
         ("argmax.json", argmax::argmax()),
+        (
+            "classify_session.json",
+            classify_session::classify_transcript(),
+        ),
     ]
 }
