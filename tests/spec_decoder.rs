@@ -220,14 +220,11 @@ fn switched_modulus_log(n: u64, q: u64, eta: i32, lambda: i32, m: u64, k: u64) -
         .expect("a switch target exists")
 }
 
-#[test]
-fn session_transcript_follows_the_spec() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/protocols/vectors/session.json"
-    );
+/// The first case of a transcript vector and its frames decoded, each direction in order.
+fn transcript(name: &str) -> (Value, Vec<Msg>, Vec<Msg>) {
+    let path = format!("{}/protocols/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let case = &file["cases"][0];
+    let case = file["cases"][0].clone();
     let decode_all = |dir: &str| -> Vec<Msg> {
         case[dir]
             .as_array()
@@ -236,8 +233,16 @@ fn session_transcript_follows_the_spec() {
             .map(|f| decode(&unhex(f["body"].as_str().unwrap())))
             .collect()
     };
-    let v = decode_all("verifier_to_holder");
-    let h = decode_all("holder_to_verifier");
+    let (v, h) = (
+        decode_all("verifier_to_holder"),
+        decode_all("holder_to_verifier"),
+    );
+    (case, v, h)
+}
+
+#[test]
+fn session_transcript_follows_the_spec() {
+    let (case, v, h) = transcript("session.json");
 
     let Msg::Hello {
         param_sets,
@@ -361,22 +366,7 @@ fn session_transcript_follows_the_spec() {
 
 #[test]
 fn classification_transcript_follows_the_spec() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/protocols/vectors/classify_session.json"
-    );
-    let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let case = &file["cases"][0];
-    let decode_all = |dir: &str| -> Vec<Msg> {
-        case[dir]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| decode(&unhex(f["body"].as_str().unwrap())))
-            .collect()
-    };
-    let v = decode_all("verifier_to_holder");
-    let h = decode_all("holder_to_verifier");
+    let (case, v, h) = transcript("classify_session.json");
     // §9.2: mode 2 names the model; output 2 is both.
     assert!(
         matches!(&v[0], Msg::Hello { mode: 2, name: Some(m), output: 2, dimension: 8, .. } if m == "pets"),

@@ -42,6 +42,33 @@ fn p(dir: &Path, f: &str) -> String {
     dir.join(f).display().to_string()
 }
 
+/// `serve` of the gallery `db` on 127.0.0.1:0 with the holder's certificates under `d/pki`
+/// and the insecure toy set, then `extra`.
+fn toy_serve_args(d: &Path, db: &str, extra: &[&str]) -> Vec<String> {
+    let (ca, cert, key) = (
+        p(d, "pki/holder/ca.pem"),
+        p(d, "pki/holder/holder.pem"),
+        p(d, "pki/holder/holder.key"),
+    );
+    let base = [
+        "serve",
+        "--db",
+        db,
+        "--listen",
+        "127.0.0.1:0",
+        "--ca",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--params",
+        "toy",
+        "--insecure-toy-params",
+    ];
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
 /// Runs `privface-verifier verify` with the JSON `probe` against the toy-set holder at `addr`,
 /// with the verifier's certificates under `d/pki` and `extra` arguments.
 fn verify_at(d: &Path, addr: &str, probe: String, extra: &[&str]) -> (i32, String, String) {
@@ -689,32 +716,7 @@ fn the_binaries_classify_digits_with_an_imported_model() {
         "{list}"
     );
 
-    let (ca, cert, key) = (
-        p(d, "pki/holder/ca.pem"),
-        p(d, "pki/holder/holder.pem"),
-        p(d, "pki/holder/holder.key"),
-    );
-    let args: Vec<String> = [
-        "serve",
-        "--db",
-        &db,
-        "--listen",
-        "127.0.0.1:0",
-        "--ca",
-        &ca,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "--params",
-        "toy",
-        "--insecure-toy-params",
-        "--budget",
-        "unlimited",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = toy_serve_args(d, &db, &["--budget", "unlimited"]);
     let (server, addr, line) = start(&args);
     assert!(line.contains("and 1 models"), "{line}");
     let test: serde_json::Value =
@@ -902,33 +904,8 @@ fn a_projected_gallery_takes_and_answers_projected_embeddings_only() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("imported 10"), "{out}");
 
-    let (ca, cert, key) = (
-        p(d, "pki/holder/ca.pem"),
-        p(d, "pki/holder/holder.pem"),
-        p(d, "pki/holder/holder.key"),
-    );
     assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
-    let args: Vec<String> = [
-        "serve",
-        "--db",
-        &db,
-        "--listen",
-        "127.0.0.1:0",
-        "--ca",
-        &ca,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "--params",
-        "toy",
-        "--insecure-toy-params",
-        "--threshold",
-        "0.9",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = toy_serve_args(d, &db, &["--threshold", "0.9"]);
     let (_server, addr) = serve(&args);
     let projection = p(d, "p.json");
     let with = ["--projection", projection.as_str()];

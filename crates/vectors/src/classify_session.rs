@@ -4,18 +4,15 @@ use std::sync::Arc;
 
 use privface_he::{GalleryMode, ParameterSet, QuantisedModel, Quantiser};
 use privface_protocol::{
-    HolderConfig, HolderGallery, HolderModel, HolderSession, Message, Mode, OutputTo, QueryBudget,
+    HolderConfig, HolderGallery, HolderModel, HolderSession, Mode, OutputTo, QueryBudget,
     VerifierConfig, VerifierSession,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{Value, json};
 
-use crate::{file, hex};
-
-fn frame_json(m: &Message) -> Value {
-    json!({"kind": m.kind(), "body": hex(&m.encode())})
-}
+use crate::file;
+use crate::session::run_in_memory;
 
 pub(crate) fn classify_transcript() -> Value {
     let params = ParameterSet::toy();
@@ -61,19 +58,7 @@ pub(crate) fn classify_transcript() -> Value {
         ChaCha20Rng::seed_from_u64(22),
     )
     .expect("verifier");
-    let (mut v, mut h) = (Vec::new(), Vec::new());
-    let mut to_holder = verifier.start().expect("hello");
-    while !to_holder.is_empty() {
-        let mut to_verifier = Vec::new();
-        for m in to_holder.drain(..) {
-            v.push(frame_json(&m));
-            to_verifier.extend(holder.receive(m).expect("holder"));
-        }
-        for m in to_verifier {
-            h.push(frame_json(&m));
-            to_holder.extend(verifier.receive(m).expect("verifier"));
-        }
-    }
+    let (v, h) = run_in_memory(&mut holder, &mut verifier);
     assert!(verifier.is_finished() && holder.is_finished());
     let holder_class = holder.outcome().expect("holder").1.expect("class").index;
     let verifier_class = verifier

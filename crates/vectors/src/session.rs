@@ -12,6 +12,29 @@ fn frame_json(m: &Message) -> Value {
     json!({"kind": m.kind(), "body": hex(&m.encode())})
 }
 
+/// Runs the two state machines against each other in memory (each side's messages delivered
+/// to the other in order, so the transcript does not depend on any transport) and returns
+/// the frames each sent, as vector entries.
+pub(crate) fn run_in_memory(
+    holder: &mut HolderSession<ChaCha20Rng>,
+    verifier: &mut VerifierSession<ChaCha20Rng>,
+) -> (Vec<Value>, Vec<Value>) {
+    let (mut v, mut h) = (Vec::new(), Vec::new());
+    let mut to_holder = verifier.start().expect("hello");
+    while !to_holder.is_empty() {
+        let mut to_verifier = Vec::new();
+        for m in to_holder.drain(..) {
+            v.push(frame_json(&m));
+            to_verifier.extend(holder.receive(m).expect("holder"));
+        }
+        for m in to_verifier {
+            h.push(frame_json(&m));
+            to_holder.extend(verifier.receive(m).expect("verifier"));
+        }
+    }
+    (v, h)
+}
+
 pub(crate) fn session_transcript() -> Value {
     use std::sync::Arc;
     let params = ParameterSet::toy();
@@ -43,8 +66,6 @@ pub(crate) fn session_transcript() -> Value {
         allow_insecure: true,
         ..Default::default()
     };
-    // The two state machines run against each other in memory: each side's messages are
-    // delivered to the other in order, so the transcript does not depend on any transport.
     let mut holder = HolderSession::new(&config, "vector-client", ChaCha20Rng::seed_from_u64(11))
         .expect("holder");
     let mut verifier = VerifierSession::new(
@@ -55,19 +76,7 @@ pub(crate) fn session_transcript() -> Value {
         ChaCha20Rng::seed_from_u64(12),
     )
     .expect("verifier");
-    let (mut v, mut h) = (Vec::new(), Vec::new());
-    let mut to_holder = verifier.start().expect("hello");
-    while !to_holder.is_empty() {
-        let mut to_verifier = Vec::new();
-        for m in to_holder.drain(..) {
-            v.push(frame_json(&m));
-            to_verifier.extend(holder.receive(m).expect("holder"));
-        }
-        for m in to_verifier {
-            h.push(frame_json(&m));
-            to_holder.extend(verifier.receive(m).expect("verifier"));
-        }
-    }
+    let (v, h) = run_in_memory(&mut holder, &mut verifier);
     assert!(verifier.is_finished() && holder.is_finished());
     let holder_bit = holder.outcome().expect("holder").0;
     let verifier_bit = verifier.outcome().expect("verifier").0;
