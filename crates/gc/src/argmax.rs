@@ -103,7 +103,7 @@ impl ArgmaxSpec {
 
 /// [a < b] for signed k-bit lanes: the sign of a − b = a + ¬b + 1 in k + 1 bits (sign
 /// extension), a carry chain of k ANDs.
-fn less_than<F: Fancy>(
+pub(crate) fn less_than<F: Fancy>(
     f: &mut F,
     a: &[Vec<F::Wire>],
     b: &[Vec<F::Wire>],
@@ -128,7 +128,7 @@ fn less_than<F: Fancy>(
 }
 
 /// Per column, `sel ? right : left` = left ⊕ (sel ∧ (left ⊕ right)).
-fn select<F: Fancy>(
+pub(crate) fn select<F: Fancy>(
     f: &mut F,
     sel: &[F::Wire],
     left: &[Vec<F::Wire>],

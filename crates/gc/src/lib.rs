@@ -32,6 +32,7 @@ pub mod fancy;
 pub mod garble;
 pub mod hash;
 pub mod twoparty;
+pub mod who;
 
 #[cfg(test)]
 mod tests;
@@ -45,3 +46,4 @@ pub use twoparty::{
     Reveal, ThresholdOrEvaluator, ThresholdOrGarbler, evaluate_threshold_or, garble_threshold_or,
     plain_threshold_rule,
 };
+pub use who::{WhoEvaluator, WhoGarbler, WhoSpec};
