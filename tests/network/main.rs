@@ -334,7 +334,7 @@ async fn shutdown_lets_a_running_session_finish_then_stops_accepting() {
         outgoing = session.receive(m).unwrap();
     }
     assert!(stopped, "the shutdown came mid-session");
-    let (bit, _, _) = session.outcome().unwrap();
+    let bit = session.outcome().unwrap().0.bit;
     assert_eq!(
         bit,
         Some(true),

@@ -74,10 +74,11 @@ pub async fn verify(
     tokio::task::spawn_blocking(move || {
         let outcome = drive(session, &mut reader, &mut writer, MAX_FRAME);
         let _ = writer.shutdown();
-        let ((bit, class, accept), timings) = outcome?;
+        let ((answer, accept), timings) = outcome?;
         Ok(VerifyOutcome {
-            bit,
-            class,
+            bit: answer.bit,
+            class: answer.class,
+            who: answer.who,
             accept,
             timings,
         })

@@ -8,7 +8,7 @@ mod rounds;
 
 use std::sync::Arc;
 
-use crate::model::{Class, ModelSet};
+use crate::model::{Answer, Class, Enrolled, ModelSet};
 use privface_he::{ParameterSet, SeededCiphertext};
 use privface_ot::{Block, BufferChannel, Delta, IknpSender};
 use rand::{CryptoRng, Rng};
@@ -135,6 +135,8 @@ pub struct HolderReport {
     pub bit: Option<bool>,
     /// The class, when the verifier let the holder learn it (classification).
     pub class: Option<Class>,
+    /// The identity, when the verifier let the holder learn it (who-identification).
+    pub who: Option<Enrolled>,
     /// Scores compared (padded count).
     pub scores: usize,
     /// Per-phase wall time and bytes, as the driver measured them.
@@ -156,8 +158,7 @@ enum HolderState {
         output_wires: Vec<Block>,
     },
     Done {
-        bit: Option<bool>,
-        class: Option<Class>,
+        answer: Answer,
         scores: usize,
     },
     Refused(ProtocolError),
@@ -250,13 +251,13 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
     pub fn receive(&mut self, message: Message) -> Result<Vec<Message>> {
         let state = std::mem::replace(&mut self.state, HolderState::Failed);
         let (next, out) = self.step(state, message)?;
-        if let (HolderState::Done { bit, class, .. }, Some(charge)) = (&next, self.charge) {
+        if let (HolderState::Done { answer, .. }, Some(charge)) = (&next, self.charge) {
             // The audit log gets the outcome the holder received; failing to write it fails
             // the session (the charge itself is already durable).
-            let value = match (bit, class) {
-                (Some(bit), _) => Some(u32::from(*bit)),
-                (_, Some(class)) => Some(class.index),
-                _ => None,
+            let value = match (&answer.class, answer.bit) {
+                (Some(class), _) => Some(class.index),
+                (None, Some(bit)) => Some(u32::from(bit)),
+                (None, None) => None,
             };
             if let Some(value) = value {
                 self.budget.record_outcome(charge, value)?;
@@ -276,9 +277,9 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
 
     /// The bit or the class (when the holder learns it) and the number of scores compared,
     /// once finished.
-    pub fn outcome(self) -> Result<(Option<bool>, Option<Class>, usize)> {
+    pub fn outcome(self) -> Result<(Answer, usize)> {
         match self.state {
-            HolderState::Done { bit, class, scores } => Ok((bit, class, scores)),
+            HolderState::Done { answer, scores } => Ok((answer, scores)),
             HolderState::Refused(e) => Err(e),
             _ => Err(ProtocolError::Internal("session not finished".into())),
         }
@@ -412,8 +413,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             }
         } else {
             HolderState::Done {
-                bit: None,
-                class: None,
+                answer: Answer::default(),
                 scores: c.scores,
             }
         };
@@ -431,14 +431,19 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             garbler.send_decode(output_wires)?;
             out.push(Message::Decode(garbler.channel().take_outgoing()));
         }
-        let (bit, class) = match c.terms.circuit {
-            Circuit::Threshold(_) => (Some(value == 1), None),
-            Circuit::Argmax(_) => (None, Some(Class::of(value, &c.terms.labels)?)),
+        let answer = match c.terms.circuit {
+            Circuit::Threshold(_) => Answer {
+                bit: Some(value == 1),
+                ..Answer::default()
+            },
+            Circuit::Argmax(_) => Answer {
+                class: Some(Class::of(value, &c.terms.labels)?),
+                ..Answer::default()
+            },
         };
         Ok((
             HolderState::Done {
-                bit,
-                class,
+                answer,
                 scores: c.scores,
             },
             out,
@@ -447,7 +452,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
 }
 
 impl<R: Rng + CryptoRng> Session for HolderSession<R> {
-    type Outcome = (Option<bool>, Option<Class>, usize);
+    type Outcome = (Answer, usize);
 
     fn start(&mut self) -> Result<Vec<Message>> {
         Ok(Vec::new())

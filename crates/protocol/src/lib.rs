@@ -51,7 +51,7 @@
 //!     }
 //! }
 //! assert!(holder.is_finished());
-//! assert_eq!(verifier.outcome().unwrap().0, Some(true));
+//! assert_eq!(verifier.outcome().unwrap().0.bit, Some(true));
 //! ```
 
 mod abort;
@@ -79,7 +79,7 @@ pub use frame::{MAX_FRAME, encode_frame, read_frame};
 pub use gallery::{HolderGallery, padded_count};
 pub use holder::{HeWorkers, HolderConfig, HolderReport, HolderSession, he_workers};
 pub use messages::{ALPN, Accept, Hello, Message, Mode, OutputTo, VERSION};
-pub use model::{Class, HolderModel, ModelSet};
+pub use model::{Answer, Class, Enrolled, HolderModel, ModelSet};
 pub use phase::{Phase, PhaseTiming, PhaseTimings};
 pub use verifier::{VerifierConfig, VerifierSession, VerifyOutcome};
 
@@ -114,10 +114,11 @@ pub fn run_holder<Rd: Read, Wr: Write + Send, R: Rng + CryptoRng>(
     rng: R,
 ) -> Result<HolderReport> {
     let session = HolderSession::new(config, client, rng)?;
-    let ((bit, class, scores), timings) = drive(session, reader, writer, MAX_FRAME)?;
+    let ((answer, scores), timings) = drive(session, reader, writer, MAX_FRAME)?;
     Ok(HolderReport {
-        bit,
-        class,
+        bit: answer.bit,
+        class: answer.class,
+        who: answer.who,
         scores,
         timings,
     })
@@ -134,10 +135,11 @@ pub fn run_verifier<Rd: Read, Wr: Write + Send, R: Rng + CryptoRng>(
     rng: R,
 ) -> Result<VerifyOutcome> {
     let session = VerifierSession::new(config.clone(), probe, mode, output, rng)?;
-    let ((bit, class, accept), timings) = drive(session, reader, writer, MAX_FRAME)?;
+    let ((answer, accept), timings) = drive(session, reader, writer, MAX_FRAME)?;
     Ok(VerifyOutcome {
-        bit,
-        class,
+        bit: answer.bit,
+        class: answer.class,
+        who: answer.who,
         accept,
         timings,
     })

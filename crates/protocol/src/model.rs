@@ -36,6 +36,28 @@ impl Class {
     }
 }
 
+/// The enrolled identity a who-identification names (spec §15).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enrolled {
+    /// Its identifier.
+    pub id: String,
+    /// Its label.
+    pub label: String,
+}
+
+/// What a session revealed to one side: the bit (identification, verification and
+/// who-identification: whether some score reached τ), the class (classification) or the
+/// identity (who-identification with a match). All empty when the result went to the peer only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// Match or no match.
+    pub bit: Option<bool>,
+    /// The class.
+    pub class: Option<Class>,
+    /// The identity with the best score at or above τ.
+    pub who: Option<Enrolled>,
+}
+
 /// The models a holder serves, by name.
 pub type ModelSet = BTreeMap<String, Arc<HolderModel>>;
 

@@ -18,7 +18,7 @@ use crate::comparison::{Circuit, Evaluating};
 use crate::driver::Session;
 use crate::error::{PeerMisbehaved, ProtocolError, Result};
 use crate::messages::{Accept, Hello, Message, Mode, OutputTo, consumed};
-use crate::model::Class;
+use crate::model::{Answer, Class, Enrolled};
 use crate::phase::{Phase, PhaseTimings};
 use crate::unexpected;
 pub use terms::VerifierConfig;
@@ -31,6 +31,8 @@ pub struct VerifyOutcome {
     pub bit: Option<bool>,
     /// The class (classification; None when only the holder learns it).
     pub class: Option<Class>,
+    /// The identity with the best score at or above τ (who-identification with a match).
+    pub who: Option<Enrolled>,
     /// The holder's terms.
     pub accept: Accept,
     /// Per-phase wall time and bytes, as the driver measured them.
@@ -90,8 +92,7 @@ enum VerifierState {
         output: Vec<Block>,
     },
     Done {
-        bit: Option<bool>,
-        class: Option<Class>,
+        answer: Answer,
         accept: Box<Accept>,
     },
     Failed,
@@ -211,9 +212,9 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
 
     /// The bit or the class (when the verifier learns it) and the holder's terms, once
     /// finished.
-    pub fn outcome(self) -> Result<(Option<bool>, Option<Class>, Accept)> {
+    pub fn outcome(self) -> Result<(Answer, Accept)> {
         match self.state {
-            VerifierState::Done { bit, class, accept } => Ok((bit, class, *accept)),
+            VerifierState::Done { answer, accept } => Ok((answer, *accept)),
             _ => Err(ProtocolError::Internal("session not finished".into())),
         }
     }
@@ -468,7 +469,7 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
 }
 
 impl<R: Rng + CryptoRng> Session for VerifierSession<R> {
-    type Outcome = (Option<bool>, Option<Class>, Accept);
+    type Outcome = (Answer, Accept);
 
     fn start(&mut self) -> Result<Vec<Message>> {
         VerifierSession::start(self)

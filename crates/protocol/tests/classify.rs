@@ -59,8 +59,8 @@ fn verifier_config() -> VerifierConfig {
 }
 
 struct Run {
-    verifier: (Option<bool>, Option<Class>, Accept),
-    holder: (Option<bool>, Option<Class>, usize),
+    verifier: (Answer, Accept),
+    holder: (Answer, usize),
     to_holder: Vec<Message>,
     to_verifier: Vec<Message>,
 }
@@ -145,22 +145,22 @@ fn the_label_is_the_exact_rule_on_the_quantised_model_wherever_it_goes() {
             if !close {
                 checked += 1;
                 assert_eq!(
-                    label(&r.verifier.1),
+                    label(&r.verifier.0.class),
                     output.verifier().then(|| want_class.clone()).flatten(),
                     "{name} {i}"
                 );
                 assert_eq!(
-                    label(&r.holder.1),
+                    label(&r.holder.0.class),
                     output.holder().then(|| want_class.clone()).flatten(),
                     "{name} {i}"
                 );
             }
             assert_eq!(
-                (r.verifier.0, r.holder.0),
+                (r.verifier.0.bit, r.holder.0.bit),
                 (None, None),
                 "no bit in classification"
             );
-            assert_eq!(r.verifier.2.padded_count as usize, m.classes());
+            assert_eq!(r.verifier.1.padded_count as usize, m.classes());
             seen.insert(want);
         }
         assert!(seen.len() >= 2, "{name}: the inputs reach several classes");
@@ -183,7 +183,7 @@ fn the_transcript_sizes_do_not_depend_on_the_class() {
                 .collect::<Vec<_>>()
         };
         sizes.insert(
-            r.verifier.1.unwrap().index,
+            r.verifier.0.class.unwrap().index,
             (size(&r.to_holder), size(&r.to_verifier)),
         );
     }
@@ -219,7 +219,7 @@ fn an_unknown_model_or_dimension_is_refused_before_any_charge() {
     }
     // The one query of the budget is still there.
     let r = run(&config, &input(&mut rng), "ten", OutputTo::Verifier, 9);
-    assert!(r.verifier.1.is_some());
+    assert!(r.verifier.0.class.is_some());
     budget.consume("client").unwrap_err();
 }
 

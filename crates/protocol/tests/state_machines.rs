@@ -59,8 +59,8 @@ fn run(f: &Fixture, probe: &[f32], mode: Mode, output: OutputTo, window: usize) 
     Transcript {
         to_holder,
         to_verifier,
-        verifier_bit: verifier.outcome().unwrap().0,
-        holder_bit: holder.outcome().unwrap().0,
+        verifier_bit: verifier.outcome().unwrap().0.bit,
+        holder_bit: holder.outcome().unwrap().0.bit,
     }
 }
 
@@ -168,8 +168,8 @@ fn with_output_to_both_the_holder_learns_first() {
     for m in replies {
         assert!(verifier.receive(m).unwrap().is_empty());
     }
-    let holder_bit = holder.outcome().unwrap().0;
-    let verifier_bit = verifier.outcome().unwrap().0;
+    let holder_bit = holder.outcome().unwrap().0.bit;
+    let verifier_bit = verifier.outcome().unwrap().0.bit;
     assert_eq!(holder_bit, verifier_bit);
     assert!(holder_bit.is_some());
 }

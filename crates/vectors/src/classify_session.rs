@@ -60,11 +60,18 @@ pub(crate) fn classify_transcript() -> Value {
     .expect("verifier");
     let (v, h) = run_in_memory(&mut holder, &mut verifier);
     assert!(verifier.is_finished() && holder.is_finished());
-    let holder_class = holder.outcome().expect("holder").1.expect("class").index;
+    let holder_class = holder
+        .outcome()
+        .expect("holder")
+        .0
+        .class
+        .expect("class")
+        .index;
     let verifier_class = verifier
         .outcome()
         .expect("verifier")
-        .1
+        .0
+        .class
         .expect("class")
         .index;
     let logits = model.logits(&model.input().quantise(&input).expect("in range"));

@@ -78,8 +78,8 @@ pub(crate) fn session_transcript() -> Value {
     .expect("verifier");
     let (v, h) = run_in_memory(&mut holder, &mut verifier);
     assert!(verifier.is_finished() && holder.is_finished());
-    let holder_bit = holder.outcome().expect("holder").0;
-    let verifier_bit = verifier.outcome().expect("verifier").0;
+    let holder_bit = holder.outcome().expect("holder").0.bit;
+    let verifier_bit = verifier.outcome().expect("verifier").0.bit;
     let case = json!({
         "id": 1,
         "comment": "1:N identification, toy parameters, d = 8, three identities, output to both; holder RNG ChaCha20 seed 11, verifier seed 12",

@@ -7,7 +7,7 @@ use super::{Comparing, VerifierState};
 use crate::comparison::Circuit;
 use crate::error::Result;
 use crate::messages::{Message, consumed};
-use crate::model::Class;
+use crate::model::{Answer, Class};
 
 /// Finish: the OR tree (or the argmax's output); the labels go to the holder first when it is to learn the bit; the
 /// bit is decoded here only when the verifier alone learns it.
@@ -30,8 +30,7 @@ pub(super) fn on_finish(
         }
     } else {
         VerifierState::Done {
-            bit: None,
-            class: None,
+            answer: Answer::default(),
             accept: Box::new(c.terms.accept),
         }
     };
@@ -46,14 +45,19 @@ pub(super) fn decoded(
 ) -> Result<(VerifierState, Vec<Message>)> {
     let value = c.evaluator.decode(&output)?;
     consumed(c.evaluator.channel(), message)?;
-    let (bit, class) = match c.terms.circuit {
-        Circuit::Threshold(_) => (Some(value == 1), None),
-        Circuit::Argmax(_) => (None, Some(Class::of(value, &c.terms.labels)?)),
+    let answer = match c.terms.circuit {
+        Circuit::Threshold(_) => Answer {
+            bit: Some(value == 1),
+            ..Answer::default()
+        },
+        Circuit::Argmax(_) => Answer {
+            class: Some(Class::of(value, &c.terms.labels)?),
+            ..Answer::default()
+        },
     };
     Ok((
         VerifierState::Done {
-            bit,
-            class,
+            answer,
             accept: Box::new(c.terms.accept),
         },
         vec![],
