@@ -50,6 +50,7 @@ impl QueryLedger for SqliteLedger {
     fn charge(&self, query: &QueryRecord<'_>) -> privface_protocol::Result<Charge> {
         let (mode, identity) = match query.mode {
             Mode::Identify => ("identify", None),
+            Mode::IdentifyWho => ("identify-who", None),
             Mode::Verify { identity } => ("verify", Some(identity.as_str())),
             Mode::Classify { model } => ("classify", Some(model.as_str())),
         };

@@ -4,9 +4,10 @@
 //! [`BufferChannel`]; their outputs are a few wires whose value is a small integer (the bit is
 //! 0 or 1).
 
+use privface_gc::who::ENTRY_BYTES;
 use privface_gc::{
     ArgmaxEvaluator, ArgmaxGarbler, ArgmaxSpec, ThresholdOrEvaluator, ThresholdOrGarbler,
-    ThresholdSpec,
+    ThresholdSpec, WhoEvaluator, WhoGarbler, WhoSpec,
 };
 use privface_ot::{Block, BufferChannel, IknpReceiver, IknpSender};
 use rand::{CryptoRng, Rng};
@@ -20,12 +21,16 @@ pub(crate) enum Circuit {
     Threshold(ThresholdSpec),
     /// The first largest logit among C classes (⌈log2 C⌉ bits).
     Argmax(ArgmaxSpec),
+    /// The first best score ≥ τ: a valid bit and ⌈log2 n′⌉ index bits that key the label
+    /// table (spec §15).
+    Who(WhoSpec),
 }
 
 /// The holder's side.
 pub(crate) enum Garbling {
     Threshold(ThresholdOrGarbler<BufferChannel, IknpSender>),
     Argmax(ArgmaxGarbler<BufferChannel, IknpSender>),
+    Who(WhoGarbler<BufferChannel, IknpSender>),
 }
 
 impl Garbling {
@@ -45,6 +50,7 @@ impl Garbling {
             Circuit::Argmax(spec) => {
                 Garbling::Argmax(ArgmaxGarbler::new(channel, ot, *spec, biases.to_vec())?)
             }
+            Circuit::Who(spec) => Garbling::Who(WhoGarbler::new(channel, ot, *spec, batch)?),
         })
     }
 
@@ -52,6 +58,7 @@ impl Garbling {
         match self {
             Garbling::Threshold(g) => g.channel(),
             Garbling::Argmax(g) => g.channel(),
+            Garbling::Who(g) => g.channel(),
         }
     }
 
@@ -59,6 +66,7 @@ impl Garbling {
         match self {
             Garbling::Threshold(g) => g.batch(),
             Garbling::Argmax(g) => g.batch(),
+            Garbling::Who(g) => g.batch(),
         }
     }
 
@@ -67,6 +75,7 @@ impl Garbling {
         match self {
             Garbling::Threshold(g) => g.garble_batch(masks)?,
             Garbling::Argmax(g) => g.garble_batch(masks)?,
+            Garbling::Who(g) => g.garble_batch(masks)?,
         }
         Ok(())
     }
@@ -77,15 +86,32 @@ impl Garbling {
         Ok(match self {
             Garbling::Threshold(g) => vec![g.close(reveal_to_evaluator)?],
             Garbling::Argmax(g) => g.close(reveal_to_evaluator)?,
+            Garbling::Who(g) => g.close(reveal_to_evaluator)?,
         })
     }
 
-    /// Decodes the verifier's returned output labels (each checked to be one of its wire's).
+    /// Decodes the verifier's returned output labels (each checked to be one of its wire's):
+    /// the bit, the class, or for who-identification 0 (no match) or 1 + the winning index.
     pub(crate) fn decode_returned(&mut self, out: &[Block]) -> Result<u32> {
         Ok(match self {
             Garbling::Threshold(g) => u32::from(g.decode_returned(single(out)?)?),
             Garbling::Argmax(g) => g.decode_returned(out)?,
+            Garbling::Who(g) => g.decode_returned(out)?.map_or(0, |t| t + 1),
         })
+    }
+
+    /// The sealed label table of a who-identification (spec §15.3), `entry(t)` being row t's.
+    pub(crate) fn seal(
+        &self,
+        out: &[Block],
+        entry: &(dyn Fn(usize) -> [u8; ENTRY_BYTES] + Sync),
+    ) -> Result<Vec<u8>> {
+        match self {
+            Garbling::Who(g) => Ok(g.seal(out, entry)),
+            _ => Err(ProtocolError::Internal(
+                "a label table outside who-identification".into(),
+            )),
+        }
     }
 
     /// Sends the decode bits (output to both, after the labels came back).
@@ -93,6 +119,7 @@ impl Garbling {
         match self {
             Garbling::Threshold(g) => g.send_decode(single(out)?)?,
             Garbling::Argmax(g) => g.send_decode(out)?,
+            Garbling::Who(g) => g.send_decode(out)?,
         }
         Ok(())
     }
@@ -112,6 +139,7 @@ fn single(out: &[Block]) -> Result<Block> {
 pub(crate) enum Evaluating {
     Threshold(ThresholdOrEvaluator<BufferChannel, IknpReceiver>),
     Argmax(ArgmaxEvaluator<BufferChannel, IknpReceiver>),
+    Who(WhoEvaluator<BufferChannel, IknpReceiver>),
 }
 
 impl Evaluating {
@@ -122,6 +150,7 @@ impl Evaluating {
                 Evaluating::Threshold(ThresholdOrEvaluator::new(channel, ot, *spec, batch)?)
             }
             Circuit::Argmax(spec) => Evaluating::Argmax(ArgmaxEvaluator::new(channel, ot, *spec)?),
+            Circuit::Who(spec) => Evaluating::Who(WhoEvaluator::new(channel, ot, *spec, batch)?),
         })
     }
 
@@ -129,6 +158,7 @@ impl Evaluating {
         match self {
             Evaluating::Threshold(e) => e.channel(),
             Evaluating::Argmax(e) => e.channel(),
+            Evaluating::Who(e) => e.channel(),
         }
     }
 
@@ -136,6 +166,7 @@ impl Evaluating {
         match self {
             Evaluating::Threshold(e) => e.batch(),
             Evaluating::Argmax(e) => e.batch(),
+            Evaluating::Who(e) => e.batch(),
         }
     }
 
@@ -143,6 +174,7 @@ impl Evaluating {
         match self {
             Evaluating::Threshold(e) => e.pending(),
             Evaluating::Argmax(e) => e.pending(),
+            Evaluating::Who(e) => e.pending(),
         }
     }
 
@@ -154,6 +186,7 @@ impl Evaluating {
         match self {
             Evaluating::Threshold(e) => e.request(shares, rng)?,
             Evaluating::Argmax(e) => e.request(shares, rng)?,
+            Evaluating::Who(e) => e.request(shares, rng)?,
         }
         Ok(())
     }
@@ -162,6 +195,7 @@ impl Evaluating {
         match self {
             Evaluating::Threshold(e) => e.absorb()?,
             Evaluating::Argmax(e) => e.absorb()?,
+            Evaluating::Who(e) => e.absorb()?,
         }
         Ok(())
     }
@@ -171,14 +205,17 @@ impl Evaluating {
         Ok(match self {
             Evaluating::Threshold(e) => vec![e.close(reveal_to_garbler)?],
             Evaluating::Argmax(e) => e.close(reveal_to_garbler)?,
+            Evaluating::Who(e) => e.close(reveal_to_garbler)?,
         })
     }
 
-    /// Reads the decode bits and returns the result's value.
+    /// Reads the decode bits and returns the result's value (for who-identification the
+    /// valid bit; the index stays in the labels).
     pub(crate) fn decode(&mut self, out: &[Block]) -> Result<u32> {
         Ok(match self {
             Evaluating::Threshold(e) => u32::from(e.decode(single(out)?)?),
             Evaluating::Argmax(e) => e.decode(out)?,
+            Evaluating::Who(e) => u32::from(e.decode(out)?),
         })
     }
 }

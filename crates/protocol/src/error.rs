@@ -108,6 +108,10 @@ pub enum PeerMisbehaved {
         /// Scores the session fixes for it.
         expected: u32,
     },
+    /// The label-table entry a who-identification's output opens does not decrypt to an
+    /// entry (the holder sealed it under another key, or damaged it).
+    #[error("the label table's entry for the output does not open")]
+    SealedEntry,
     /// A classification's output decoded to a class index past the model's labels.
     #[error("class index {index} but the model has {labels} labels")]
     ClassOutOfRange {

@@ -3,7 +3,7 @@
 //! streamed), the packed form for 1:N, and the padding bucket.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
@@ -32,6 +32,10 @@ pub struct HolderGallery {
     rows: Rows,
     len: usize,
     packed: PackedGallery,
+    /// Each identity's label, in row order, when the holder loaded them.
+    labels: Option<Arc<[String]>>,
+    /// Identities in row order, built on the first who-identification (spec §15).
+    by_row: OnceLock<Vec<String>>,
 }
 
 /// Where the enrolled rows are.
@@ -112,6 +116,8 @@ impl HolderGallery {
             rows: Rows::Memory(rows),
             len,
             packed,
+            labels: None,
+            by_row: OnceLock::new(),
         })
     }
 
@@ -148,6 +154,8 @@ impl HolderGallery {
             rows: Rows::Source(source),
             len,
             packed,
+            labels: None,
+            by_row: OnceLock::new(),
         })
     }
 
@@ -179,6 +187,72 @@ impl HolderGallery {
     /// The packed form of the whole padded gallery (1:N).
     pub fn packed(&self) -> &PackedGallery {
         &self.packed
+    }
+
+    /// Attaches each identity's label, in row order (the order of the identities the gallery
+    /// was built from), for who-identification.
+    ///
+    /// # Errors
+    /// [`ProtocolError::Config`] for another number of labels than identities.
+    pub fn with_labels(mut self, labels: Vec<String>) -> Result<Self> {
+        if labels.len() != self.len {
+            return Err(ProtocolError::Config(format!(
+                "{} labels for {} identities",
+                labels.len(),
+                self.len
+            )));
+        }
+        self.labels = Some(labels.into());
+        Ok(self)
+    }
+
+    fn ids_by_row(&self) -> &[String] {
+        self.by_row.get_or_init(|| {
+            let mut ids = vec![String::new(); self.len];
+            for (id, &row) in &self.index {
+                ids[row] = id.clone();
+            }
+            ids
+        })
+    }
+
+    /// Checks that every identity fits a who-identification's label-table entry (spec §15.3):
+    /// an id of at most [`privface_gc::who::ENTRY_CONTENT`] bytes (labels are shortened to fit).
+    ///
+    /// # Errors
+    /// [`ProtocolError::Config`] naming the first id that does not fit.
+    pub fn check_who(&self) -> Result<()> {
+        match self
+            .ids_by_row()
+            .iter()
+            .find(|id| id.len() > privface_gc::who::ENTRY_CONTENT)
+        {
+            Some(id) => Err(ProtocolError::Config(format!(
+                "identity `{id}` is longer than the {} bytes a who-identification's entry holds",
+                privface_gc::who::ENTRY_CONTENT
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The label-table entry of padded row `row`: its id and label (the label shortened at a
+    /// character boundary to fit), or an empty entry for padding.
+    pub fn who_entry(&self, row: usize) -> [u8; privface_gc::who::ENTRY_BYTES] {
+        use privface_gc::who::{ENTRY_CONTENT, entry_plaintext};
+        let empty = entry_plaintext("", "").expect("an empty entry fits");
+        let Some(id) = self.ids_by_row().get(row) else {
+            return empty;
+        };
+        let mut label = self.labels.as_ref().map_or("", |l| l[row].as_str());
+        let room = ENTRY_CONTENT.saturating_sub(id.len());
+        if label.len() > room {
+            let mut end = room;
+            while !label.is_char_boundary(end) {
+                end -= 1;
+            }
+            label = &label[..end];
+        }
+        entry_plaintext(id, label).unwrap_or(empty)
     }
 
     /// The quantised row enrolled as `id`.

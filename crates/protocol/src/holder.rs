@@ -21,7 +21,7 @@ use crate::gallery::HolderGallery;
 use crate::messages::{Hello, Message, Mode, OutputTo, consumed};
 use crate::phase::{Phase, PhaseTimings};
 use crate::{DEFAULT_BATCH, DEFAULT_ROUND_BLOCKS, MAX_BATCH, MAX_ROUND_BLOCKS, unexpected};
-use negotiate::Terms;
+use negotiate::{Answering, Terms};
 use rounds::{Comparing, next_round};
 pub use rounds::{HeWorkers, he_workers};
 
@@ -406,6 +406,9 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         let reveal = c.terms.reveal;
         let output_wires = c.garbler.close(reveal.evaluator && !reveal.garbler)?;
         out.push(Message::Finish(c.garbler.channel().take_outgoing()));
+        if reveal.evaluator && !reveal.garbler {
+            out.extend(label_table(&c, &output_wires)?);
+        }
         let next = if c.terms.reveal.garbler {
             HolderState::ExpectOutputLabel {
                 comparing: c,
@@ -430,6 +433,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         if c.terms.reveal.evaluator {
             garbler.send_decode(output_wires)?;
             out.push(Message::Decode(garbler.channel().take_outgoing()));
+            out.extend(label_table(&c, output_wires)?);
         }
         let answer = match c.terms.circuit {
             Circuit::Threshold(_) => Answer {
@@ -438,6 +442,19 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             },
             Circuit::Argmax(_) => Answer {
                 class: Some(Class::of(value, &c.terms.labels)?),
+                ..Answer::default()
+            },
+            Circuit::Who(_) => Answer {
+                bit: Some(value > 0),
+                who: match (value, &c.terms.answering) {
+                    (0, _) => None,
+                    (v, Answering::Shared(g)) => {
+                        let entry = g.who_entry(v as usize - 1);
+                        privface_gc::who::read_entry(&entry)
+                            .map(|(id, label)| Enrolled { id, label })
+                    }
+                    (_, Answering::Single(_)) => None,
+                },
                 ..Answer::default()
             },
         };
@@ -449,6 +466,24 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             out,
         ))
     }
+}
+
+/// The sealed label table of a who-identification, in `LabelTable` parts (spec §15.3); nothing
+/// for the other circuits.
+fn label_table(c: &Comparing, output_wires: &[Block]) -> Result<Vec<Message>> {
+    let (Circuit::Who(_), Answering::Shared(gallery)) = (&c.terms.circuit, &c.terms.answering)
+    else {
+        return Ok(Vec::new());
+    };
+    let table = c.garbler.seal(output_wires, &|t| gallery.who_entry(t))?;
+    Ok(table
+        .chunks(crate::LABEL_TABLE_PART * privface_gc::who::ENTRY_BYTES)
+        .enumerate()
+        .map(|(part, bytes)| Message::LabelTable {
+            part: part as u32,
+            bytes: bytes.to_vec(),
+        })
+        .collect())
 }
 
 impl<R: Rng + CryptoRng> Session for HolderSession<R> {

@@ -95,6 +95,9 @@ pub const DEFAULT_ROUND_BLOCKS: usize = 32;
 /// Largest round either side accepts, in score blocks.
 pub const MAX_ROUND_BLOCKS: usize = 4096;
 
+/// Entries per `LabelTable` message of a who-identification (64 bytes each: 2 MiB a frame).
+pub const LABEL_TABLE_PART: usize = 1 << 15;
+
 fn unexpected(state: &'static str, got: &Message) -> ProtocolError {
     match got {
         Message::Abort(code) => ProtocolError::Aborted(*code),

@@ -31,6 +31,9 @@ pub enum Mode {
         /// The model's name.
         model: String,
     },
+    /// 1:N identification that says who: the id and label of the enrolled identity with the
+    /// best score at or above τ, or no match (spec §15).
+    IdentifyWho,
 }
 
 /// Who learns the result (the bit, or the class in classification).
@@ -156,6 +159,15 @@ pub enum Message {
     /// H → V, right after `Accept` in classification: the model's labels (C of them, or 2 for
     /// a binary model), the names of the class indices the argmax can output (spec §13.2).
     Labels(Vec<String>),
+    /// H → V, after the output in who-identification: part `part` of the sealed label table
+    /// (spec §15.3).
+    LabelTable {
+        /// Part index, from 0.
+        part: u32,
+        /// Consecutive 64-byte entries.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 /// A postcard output that appends to a vector, copying byte slices with one `memcpy`.
@@ -197,6 +209,7 @@ impl Message {
             Message::Abort(_) => "Abort",
             Message::Decode(_) => "Decode",
             Message::Labels(_) => "Labels",
+            Message::LabelTable { .. } => "LabelTable",
         }
     }
 
@@ -224,7 +237,8 @@ impl Message {
             Message::QueryPart { bytes, .. }
             | Message::Scores { bytes, .. }
             | Message::OtExtension { bytes, .. }
-            | Message::Tables { bytes, .. } => bytes.len(),
+            | Message::Tables { bytes, .. }
+            | Message::LabelTable { bytes, .. } => bytes.len(),
             _ => 0,
         };
         payload + 64

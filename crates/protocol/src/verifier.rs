@@ -7,7 +7,7 @@ mod terms;
 
 use std::collections::VecDeque;
 
-use privface_gc::{ArgmaxSpec, Reveal, ThresholdSpec};
+use privface_gc::{ArgmaxSpec, Reveal, ThresholdSpec, WhoSpec};
 use privface_he::{
     InputQuantiser, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey,
 };
@@ -79,6 +79,8 @@ enum VerifierState {
     Start,
     ExpectAccept,
     ExpectLabels(Box<AwaitingLabels>),
+    /// Who-identification: the label table's parts are due.
+    ExpectLabelTable(Box<output::ReadingTable>),
     ExpectBaseOtReply {
         terms: Box<Terms>,
         setup: Box<IknpSetup>,
@@ -109,6 +111,7 @@ impl VerifierState {
             VerifierState::ExpectTables(_) => "ExpectTables",
             VerifierState::ExpectFinish(_) => "ExpectFinish",
             VerifierState::ExpectDecode { .. } => "ExpectDecode",
+            VerifierState::ExpectLabelTable(_) => "ExpectLabelTable",
             VerifierState::Done { .. } => "Done",
             VerifierState::Failed => "Failed",
         }
@@ -124,6 +127,7 @@ impl VerifierState {
             | VerifierState::ExpectTables(_)
             | VerifierState::ExpectFinish(_)
             | VerifierState::ExpectDecode { .. }
+            | VerifierState::ExpectLabelTable(_)
             | VerifierState::Done { .. }
             | VerifierState::Failed => Phase::Rounds,
         }
@@ -375,6 +379,12 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                 comparing.evaluator.channel().put(bytes);
                 output::decoded(comparing, output, "Decode")
             }
+            VerifierState::ExpectLabelTable(table) => {
+                let Message::LabelTable { part, bytes } = message else {
+                    return Err(unexpected("ExpectLabelTable", &message));
+                };
+                output::on_label_table(table, part, bytes)
+            }
             VerifierState::Done { .. } => Err(unexpected("Done", &message)),
             VerifierState::Failed => Err(ProtocolError::Internal(
                 "message after the session failed".into(),
@@ -400,10 +410,25 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
         let (params, shape) = check_accept(&self.config, &accept, d)?;
         let quantiser = Quantiser::with_scale(d, accept.quant_scale)?;
         let x = quantiser.quantise(&self.probe)?;
-        let circuit = Circuit::Threshold(ThresholdSpec {
+        let threshold = ThresholdSpec {
             share_bits: shape.share_bits,
             threshold: privface_he::coarse_threshold(accept.threshold, shape.dropped_bits),
-        });
+        };
+        let circuit = if let Mode::IdentifyWho = self.mode {
+            if accept.dropped_bits != 0 {
+                // Spec §15.2: a coarse comparison would tie rows it cannot tell apart.
+                return Err(ProtocolError::Refused(format!(
+                    "{} dropped bits in a who-identification",
+                    accept.dropped_bits
+                )));
+            }
+            Circuit::Who(WhoSpec {
+                threshold,
+                scores: accept.padded_count as usize,
+            })
+        } else {
+            Circuit::Threshold(threshold)
+        };
         self.send_query(accept, &params, shape, &x, circuit, Vec::new())
     }
 

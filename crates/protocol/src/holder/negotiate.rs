@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use privface_gc::{ArgmaxSpec, Reveal, ThresholdSpec};
+use privface_gc::{ArgmaxSpec, Reveal, ThresholdSpec, WhoSpec};
 use privface_he::{
     Dimension, GalleryMode, Layout, PackedGallery, ParameterSet, SessionShape, ShareBits,
     VectorCount, best_group_size,
@@ -57,7 +57,8 @@ struct Plan {
     dropped_bits: u32,
     batch: usize,
     round_blocks: usize,
-    circuit: Option<ArgmaxSpec>,
+    /// The garbled step, unless it is the threshold-OR.
+    circuit: Option<Circuit>,
     biases: Vec<i64>,
     labels: Vec<String>,
 }
@@ -126,7 +127,7 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             dropped_bits: plan.dropped_bits,
         };
         let circuit = match plan.circuit {
-            Some(spec) => Circuit::Argmax(spec),
+            Some(circuit) => circuit,
             None => Circuit::Threshold(ThresholdSpec {
                 share_bits: plan.share_bits,
                 threshold: privface_he::coarse_threshold(plan.threshold, plan.dropped_bits),
@@ -165,11 +166,18 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             );
         }
         let internal = |e: ProtocolError| (AbortCode::Internal, e);
+        // Who-identification compares exactly: a coarse comparison would tie rows whose
+        // scores differ in the dropped bits.
+        let who = matches!(mode, Mode::IdentifyWho);
+        let dropped_bits = if who { 0 } else { self.dropped_bits };
         let k = gallery
             .quantiser()
-            .session_share_bits(self.threshold, self.dropped_bits);
+            .session_share_bits(self.threshold, dropped_bits);
+        if who && let Err(e) = gallery.check_who() {
+            return Err((AbortCode::Parameters, e));
+        }
         let (count, layout, answering) = match mode {
-            Mode::Identify => {
+            Mode::Identify | Mode::IdentifyWho => {
                 if gallery.is_empty() {
                     return refuse(AbortCode::UnknownIdentity, "empty gallery".into());
                 }
@@ -200,6 +208,13 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
                 )));
             }
         };
+        let circuit = who.then_some(Circuit::Who(WhoSpec {
+            threshold: ThresholdSpec {
+                share_bits: k,
+                threshold: self.threshold,
+            },
+            scores: count,
+        }));
         Ok(Plan {
             count,
             answering,
@@ -208,10 +223,10 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             share_bits: k,
             quant_scale: gallery.quantiser().scale(),
             threshold: self.threshold,
-            dropped_bits: self.dropped_bits,
+            dropped_bits,
             batch: self.batch,
             round_blocks: self.round_blocks,
-            circuit: None,
+            circuit,
             biases: Vec::new(),
             labels: Vec::new(),
         })
@@ -253,10 +268,10 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             threshold: 0,
             dropped_bits: 0,
             batch: classes,
-            circuit: Some(ArgmaxSpec {
+            circuit: Some(Circuit::Argmax(ArgmaxSpec {
                 share_bits: model.share_bits(),
                 classes,
-            }),
+            })),
             biases: model.biases().to_vec(),
             labels: model.labels().to_vec(),
         })
