@@ -146,7 +146,7 @@ fn the_verifier_learns_who_has_the_best_score_or_no_match_wherever_the_output_go
         .zip(&w.embeddings[12])
         .map(|(a, b)| 0.4 * a + 0.6 * b)
         .collect();
-    let cases = vec![
+    let cases = [
         ("a genuine probe", nudge(&w.embeddings[30], &mut rng)),
         (
             "the duplicate pair: the earlier row",
