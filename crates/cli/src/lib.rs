@@ -158,6 +158,8 @@ pub fn load_gallery(
     if let Some(b) = bar {
         b.finish_with_message(format!("packed {n} identities"));
     }
+    // The labels a who-identification names (spec §15), in row order.
+    let packed = packed.with_labels(g.load_labels()?)?;
     Ok(Arc::new(packed))
 }
 

@@ -918,3 +918,58 @@ fn a_projected_gallery_takes_and_answers_projected_embeddings_only() {
     assert_eq!(code, 2);
     assert!(err.contains("Dimension"), "{err}");
 }
+
+/// `verify --who` names the enrolled identity with the best score at or above the threshold,
+/// with its label, or says no match; the audit log records the mode.
+#[test]
+fn verify_who_names_the_best_identity_or_no_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = p(d, "g.sqlite");
+    let dim = 32;
+    assert_eq!(run(HOLDER, &["certs", "--out", &p(d, "pki")]).0, 0);
+    assert_eq!(run(HOLDER, &["init", "--db", &db, "--dim", "32"]).0, 0);
+    let lines: String = (0..12)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"p{i}\",\"label\":\"Person {i}\",\"embedding\":{:?}}}\n",
+                vector(i, dim)
+            )
+        })
+        .collect();
+    std::fs::write(d.join("g.jsonl"), lines).unwrap();
+    assert_eq!(
+        run(
+            HOLDER,
+            &["import", "--db", &db, "--jsonl", &p(d, "g.jsonl")]
+        )
+        .0,
+        0
+    );
+    let (_server, addr) = serve(&toy_serve_args(d, &db, &["--threshold", "0.9"]));
+    let (code, out, err) = verify_at(d, &addr, format!("{:?}", vector(5, dim)), &["--who"]);
+    assert_eq!((code, out.trim()), (0, "match: p5 (Person 5)"), "{err}");
+    let (code, out, _) = verify_at(d, &addr, format!("{:?}", vector(99, dim)), &["--who"]);
+    assert_eq!((code, out.trim()), (1, "no match"));
+    let (code, out, _) = verify_at(
+        d,
+        &addr,
+        format!("{:?}", vector(7, dim)),
+        &["--who", "--json"],
+    );
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (report["id"].as_str(), report["label"].as_str()),
+        (Some("p7"), Some("Person 7"))
+    );
+    let (code, _, _) = verify_at(
+        d,
+        &addr,
+        format!("{:?}", vector(7, dim)),
+        &["--who", "--identity", "p7"],
+    );
+    assert_eq!(code, 2, "--who and --identity exclude each other");
+    let (_, audit, _) = run(HOLDER, &["audit", "--db", &db]);
+    assert_eq!(audit.matches("\tidentify-who\t").count(), 3, "{audit}");
+}

@@ -330,6 +330,15 @@ impl Gallery {
         Ok(ids.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Every identity's label, ordered by id (the row order of [`Gallery::load_quantised`]).
+    pub fn load_labels(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT label FROM identities ORDER BY id")?;
+        let labels = stmt.query_map([], |r| r.get(0))?;
+        Ok(labels.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Number of enrolled identities.
     pub fn count(&self) -> Result<usize> {
         Ok(self

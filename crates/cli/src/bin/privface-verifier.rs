@@ -73,8 +73,12 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
         /// Claimed identity (1:1 verification); without it, 1:N identification.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "who")]
         identity: Option<String>,
+        /// Identification that says who: the id and label of the enrolled identity with the
+        /// best score at or above the threshold, or no match (spec §15).
+        #[arg(long)]
+        who: bool,
         /// Refuse a holder whose comparison drops low score bits (spec §4.1).
         #[arg(long)]
         exact: bool,
@@ -105,11 +109,13 @@ fn run(cli: Cli) -> Result<Outcome> {
             probe,
             connection,
             identity,
+            who,
             exact,
         } => {
-            let mode = match identity {
-                Some(identity) => Mode::Verify { identity },
-                None => Mode::Identify,
+            let mode = match (identity, who) {
+                (Some(identity), _) => Mode::Verify { identity },
+                (None, true) => Mode::IdentifyWho,
+                (None, false) => Mode::Identify,
             };
             (probe, connection, mode, exact)
         }
@@ -193,6 +199,10 @@ fn run(cli: Cli) -> Result<Outcome> {
             report["label"] = serde_json::json!(outcome.class.as_ref().map(|c| &c.label));
         } else {
             report["match"] = serde_json::json!(outcome.bit);
+            if let Some(who) = &outcome.who {
+                report["id"] = serde_json::json!(who.id);
+                report["label"] = serde_json::json!(who.label);
+            }
         }
         println!("{report}");
     } else if classify {
@@ -202,7 +212,10 @@ fn run(cli: Cli) -> Result<Outcome> {
         }
     } else {
         match outcome.bit {
-            Some(true) => println!("match"),
+            Some(true) => match &outcome.who {
+                Some(who) => println!("match: {} ({})", who.id, who.label),
+                None => println!("match"),
+            },
             Some(false) => println!("no match"),
             None => println!("done (the holder learns the result)"),
         }

@@ -189,6 +189,20 @@ fn plain_decision(
         .any(|(_, y)| plain::dot_i8(&x, y) as i64 >= tau))
 }
 
+/// The plaintext who-identification: the first id (in row order) with the best score ≥ τ.
+fn plain_who(q: &Quantiser, rows: &QuantisedRows, probe: &[f32]) -> Result<Option<String>> {
+    let x = q.quantise(probe)?;
+    let tau = q.threshold(THRESHOLD);
+    let mut best: Option<(i64, &str)> = None;
+    for (id, y) in rows.iter() {
+        let s = plain::dot_i8(&x, y) as i64;
+        if s >= tau && best.is_none_or(|(b, _)| s > b) {
+            best = Some((s, id));
+        }
+    }
+    Ok(best.map(|(_, id)| id.to_owned()))
+}
+
 fn print_phases(title: &str, o: &VerifyOutcome) {
     println!("\n{title} (verifier's view)");
     println!(
@@ -299,6 +313,23 @@ fn demo(n: usize, d: usize) -> Result<bool> {
         }
         if let Some(o) = shown {
             print_phases(&format!("identification against {n} identities"), &o);
+        }
+        // Identification that says who: the id of the best row at or above τ.
+        println!();
+        for (name, probe) in [("genuine", &genuine), ("impostor", &impostor)] {
+            let want = plain_who(&quantiser, &rows, probe)?;
+            let outcome = ask(pki.dir.path(), addr, probe.clone(), Mode::IdentifyWho).await?;
+            let got = outcome.who.as_ref().map(|w| w.id.clone());
+            all_agree &= got == want;
+            let show = |w: &Option<String>| w.clone().unwrap_or_else(|| "no match".into());
+            println!(
+                "  {name:<9} {:<26} {:>15} {:>15} {:>9.1}{}",
+                "identify who",
+                show(&got),
+                show(&want),
+                outcome.timings.total().as_secs_f64() * 1e3,
+                if got == want { "" } else { "  MISMATCH" }
+            );
         }
         all_agree &= digits.classify(pki.dir.path(), addr).await?;
         anyhow::Ok(())
