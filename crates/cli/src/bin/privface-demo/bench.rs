@@ -24,13 +24,15 @@ struct Prepared {
     gallery: Arc<HolderGallery>,
     probe: Vec<f32>,
     plain_bit: bool,
+    /// The row a who-identification names: the first with the best score ≥ τ.
+    plain_who: Option<usize>,
     plain_s: f64,
     in_band: bool,
     pack_s: f64,
     mode: &'static str,
 }
 
-pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Result<()> {
+pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path, who: bool) -> Result<()> {
     let params = ParameterSet::default_64();
     let pki = Pki::mint()?;
     let quantiser = Quantiser::for_dimension(d)?;
@@ -41,6 +43,7 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
         gallery,
         probe,
         plain_bit,
+        plain_who,
         plain_s,
         in_band,
         pack_s,
@@ -53,7 +56,7 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
     std::fs::write(&probe_file, serde_json::to_string(&probe)?)?;
 
     let rt = tokio::runtime::Runtime::new()?;
-    let (child, one_to_one) = rt.block_on(async {
+    let (child, one_to_one, who_child) = rt.block_on(async {
         let addr = start_holder(
             pki.dir.path(),
             gallery,
@@ -63,22 +66,42 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
             THRESHOLD,
         )
         .await?;
-        let t = Instant::now();
-        let out = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["verifier-child", "--connect", &addr.to_string(), "--dir"])
-            .arg(pki.dir.path())
-            .arg("--probe")
-            .arg(&probe_file)
-            .output()
-            .await?;
-        let total_s = t.elapsed().as_secs_f64();
-        anyhow::ensure!(
-            out.status.success(),
-            "verifier failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut child: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-        child["total_s"] = total_s.into();
+        // The verifier in its own process, so each party's memory is measured apart.
+        let child_run = |who: bool| {
+            let (addr, dir, probe_file) = (
+                addr.to_string(),
+                pki.dir.path().to_owned(),
+                probe_file.clone(),
+            );
+            async move {
+                let t = Instant::now();
+                let mut command = tokio::process::Command::new(std::env::current_exe()?);
+                command
+                    .args(["verifier-child", "--connect", &addr, "--dir"])
+                    .arg(&dir)
+                    .arg("--probe")
+                    .arg(&probe_file);
+                if who {
+                    command.arg("--who");
+                }
+                let out = command.output().await?;
+                let total_s = t.elapsed().as_secs_f64();
+                anyhow::ensure!(
+                    out.status.success(),
+                    "verifier failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let mut child: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+                child["total_s"] = total_s.into();
+                anyhow::Ok(child)
+            }
+        };
+        let child = child_run(false).await?;
+        let who_child = if who {
+            Some(child_run(true).await?)
+        } else {
+            None
+        };
         let t = Instant::now();
         ask(
             pki.dir.path(),
@@ -89,32 +112,34 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
             },
         )
         .await?;
-        anyhow::Ok((child, t.elapsed().as_secs_f64()))
+        anyhow::Ok((child, t.elapsed().as_secs_f64(), who_child))
     })?;
-    let phases = child["phases"].as_array().cloned().unwrap_or_default();
     println!(
         "identification, n = {n}, d = {d}, gallery {mode} (packed or checked in {pack_s:.1} s)"
     );
-    println!(
-        "  {:<11} {:>10} {:>14} {:>14}",
-        "phase", "ms", "bytes sent", "bytes recv"
-    );
-    let mut online_ms = 0.0;
-    let mut bytes = 0.0;
-    for p in &phases {
-        let ms = p["ms"].as_f64().unwrap_or(0.0);
-        if p["phase"] != "negotiate" {
-            online_ms += ms;
+    let (online_ms, bytes) = print_phases(&child);
+    let who_report = match &who_child {
+        Some(w) => {
+            println!("who-identification of the same probe (spec §15)");
+            let (who_ms, who_bytes) = print_phases(w);
+            let id = w["id"].as_str().map(str::to_owned);
+            let want = plain_who.map(|t| format!("p{t}"));
+            anyhow::ensure!(
+                id == want,
+                "who-identification named {id:?}, plaintext {want:?}"
+            );
+            serde_json::json!({
+                "online_s": who_ms / 1e3,
+                "bytes_per_gallery_vector": who_bytes / n as f64,
+                "ratio_time_to_one_bit": who_ms / online_ms,
+                "ratio_bytes_to_one_bit": who_bytes / bytes,
+                "id": id,
+                "plain_id": want,
+                "verifier_peak_rss_mb": w["peak_rss_mb"],
+            })
         }
-        bytes += p["sent"].as_f64().unwrap_or(0.0) + p["received"].as_f64().unwrap_or(0.0);
-        println!(
-            "  {:<11} {:>10.1} {:>14} {:>14}",
-            p["phase"].as_str().unwrap_or("?"),
-            ms,
-            p["sent"],
-            p["received"]
-        );
-    }
+        None => serde_json::Value::Null,
+    };
     let bit = child["match"].as_bool();
     println!(
         "{}",
@@ -134,6 +159,7 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
             "dropped_bits": dropped_bits,
             "score_in_band": in_band,
             "gallery_mode": mode,
+            "who": who_report,
         })
     );
     anyhow::ensure!(
@@ -141,6 +167,31 @@ pub(super) fn bench(n: usize, d: usize, precision: f64, cache_dir: &Path) -> Res
         "garbled bit differs from the plaintext decision"
     );
     Ok(())
+}
+
+/// Prints a verifier child's phases; returns its online milliseconds (all but negotiation)
+/// and its bytes both ways.
+fn print_phases(child: &serde_json::Value) -> (f64, f64) {
+    println!(
+        "  {:<11} {:>10} {:>14} {:>14}",
+        "phase", "ms", "bytes sent", "bytes recv"
+    );
+    let (mut online_ms, mut bytes) = (0.0, 0.0);
+    for p in child["phases"].as_array().cloned().unwrap_or_default() {
+        let ms = p["ms"].as_f64().unwrap_or(0.0);
+        if p["phase"] != "negotiate" {
+            online_ms += ms;
+        }
+        bytes += p["sent"].as_f64().unwrap_or(0.0) + p["received"].as_f64().unwrap_or(0.0);
+        println!(
+            "  {:<11} {:>10.1} {:>14} {:>14}",
+            p["phase"].as_str().unwrap_or("?"),
+            ms,
+            p["sent"],
+            p["received"]
+        );
+    }
+    (online_ms, bytes)
 }
 
 /// The synthetic gallery generated in memory and pretransformed.
@@ -166,8 +217,9 @@ fn in_memory(params: &ParameterSet, n: usize, d: usize, dropped_bits: u32) -> Re
     let probe = faces.capture(&probe_identity, &mut rng);
     // Plaintext decision in the same run, before the rows move into the packed gallery.
     let t = Instant::now();
-    let (plain_bit, in_band) = plain_decision(&quantiser, &probe, &rows, dropped_bits)?;
+    let (plain_bit, in_band, best) = plain_decision(&quantiser, &probe, &rows, dropped_bits)?;
     let plain_s = t.elapsed().as_secs_f64();
+    let plain_who = best.map(|(_, t)| t);
     eprintln!("packing ...");
     let t = Instant::now();
     let gallery = Arc::new(HolderGallery::from_rows(
@@ -181,6 +233,7 @@ fn in_memory(params: &ParameterSet, n: usize, d: usize, dropped_bits: u32) -> Re
         gallery,
         probe,
         plain_bit,
+        plain_who,
         plain_s,
         in_band,
         pack_s: t.elapsed().as_secs_f64(),
@@ -202,15 +255,22 @@ fn streamed(
     // The plaintext decision, a piece of the file at a time.
     let t = Instant::now();
     let (mut plain_bit, mut in_band) = (false, false);
+    let mut best: Option<(i64, usize)> = None;
     let mut buf = vec![0i8; 1 << 16 << 9];
     let piece = buf.len() / d;
     for first in (0..n).step_by(piece) {
         let part = &mut buf[..(n - first).min(piece) * d];
         rows.read_rows(first, part)?;
-        let (bit, band) = plain_decision(&quantiser, &probe, part, dropped_bits)?;
+        let (bit, band, part_best) = plain_decision(&quantiser, &probe, part, dropped_bits)?;
         plain_bit |= bit;
         in_band |= band;
+        if let Some((s, t)) = part_best
+            && best.is_none_or(|(b, _)| s > b)
+        {
+            best = Some((s, first + t));
+        }
     }
+    let plain_who = best.map(|(_, t)| t);
     let plain_s = t.elapsed().as_secs_f64();
     eprintln!("checking the streamed rows ...");
     let t = Instant::now();
@@ -226,6 +286,7 @@ fn streamed(
         gallery,
         probe,
         plain_bit,
+        plain_who,
         plain_s,
         in_band,
         pack_s: t.elapsed().as_secs_f64(),
@@ -233,34 +294,50 @@ fn streamed(
     })
 }
 
-/// (some score ≥ τ, some score within the coarse comparison's band of τ) over `rows`.
+/// (some score ≥ τ, some score within the coarse comparison's band of τ, the first best score
+/// ≥ τ and its row) over `rows`.
 fn plain_decision(
     quantiser: &Quantiser,
     probe: &[f32],
     rows: &[i8],
     dropped_bits: u32,
-) -> Result<(bool, bool)> {
+) -> Result<(bool, bool, Option<(i64, usize)>)> {
     let x = quantiser.quantise(probe)?;
     let tau = quantiser.threshold(THRESHOLD);
     let scores = plain::scores(&x, rows);
     // A coarse comparison may decide a score within its band either way (spec §4.1).
     let band = 1i64 << (dropped_bits + 1);
+    let mut best: Option<(i64, usize)> = None;
+    for (t, &s) in scores.iter().enumerate() {
+        if s as i64 >= tau && best.is_none_or(|(b, _)| s as i64 > b) {
+            best = Some((s as i64, t));
+        }
+    }
     Ok((
         scores.iter().any(|&s| s as i64 >= tau),
         scores
             .iter()
             .any(|&s| dropped_bits > 0 && (s as i64 - tau).abs() < band),
+        best,
     ))
 }
 
-pub(super) fn verifier_child(connect: &str, dir: &Path, probe: &Path) -> Result<()> {
+pub(super) fn verifier_child(connect: &str, dir: &Path, probe: &Path, who: bool) -> Result<()> {
     let probe = read_embedding(probe)?;
     let rt = tokio::runtime::Runtime::new()?;
     let addr: std::net::SocketAddr = connect.parse()?;
-    let o = rt.block_on(ask(dir, addr, probe, Mode::Identify))?;
+    let mode = if who {
+        Mode::IdentifyWho
+    } else {
+        Mode::Identify
+    };
+    let o = rt.block_on(ask(dir, addr, probe, mode))?;
     println!(
         "{}",
-        serde_json::json!({"match": o.bit, "phases": phases_json(&o.timings), "peak_rss_mb": peak_rss_mb()})
+        serde_json::json!({
+            "match": o.bit, "id": o.who.map(|w| w.id), "phases": phases_json(&o.timings),
+            "peak_rss_mb": peak_rss_mb(),
+        })
     );
     Ok(())
 }

@@ -66,6 +66,10 @@ enum Command {
         /// Where a gallery too large for memory keeps its generated rows between runs.
         #[arg(long, default_value_os_t = std::env::temp_dir().join("privface-bench"))]
         cache_dir: std::path::PathBuf,
+        /// Also run a who-identification (spec §15) of the same probe, and report it beside
+        /// the one-bit identification with the ratios of time and bytes.
+        #[arg(long)]
+        who: bool,
     },
     /// What a projection d → d′ (spec §14) saves and costs: real sessions at d′ = 64, 128, 256
     /// and 512 on synthetic faces of low intrinsic dimension, agreement with the unprojected
@@ -93,6 +97,8 @@ enum Command {
         dir: PathBuf,
         #[arg(long)]
         probe: PathBuf,
+        #[arg(long)]
+        who: bool,
     },
 }
 
@@ -355,7 +361,8 @@ fn main() -> ExitCode {
             dim,
             precision,
             cache_dir,
-        }) => bench(gallery_size, dim, precision, &cache_dir).map(|_| true),
+            who,
+        }) => bench(gallery_size, dim, precision, &cache_dir, who).map(|_| true),
         Some(Command::Load(plan)) => load::load(plan),
         Some(Command::Projection {
             gallery_size,
@@ -366,7 +373,8 @@ fn main() -> ExitCode {
             connect,
             dir,
             probe,
-        }) => verifier_child(&connect, &dir, &probe).map(|_| true),
+            who,
+        }) => verifier_child(&connect, &dir, &probe, who).map(|_| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
