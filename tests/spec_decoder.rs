@@ -102,6 +102,10 @@ enum Msg {
     Abort,
     Decode(usize),
     Labels(Vec<String>),
+    LabelTable {
+        part: u64,
+        len: usize,
+    },
 }
 
 /// Decodes a frame body by the table of §9.2.
@@ -114,6 +118,8 @@ fn decode(body: &[u8]) -> Msg {
             let param_sets = (0..n).map(|_| r.string()).collect();
             let dimension = r.varint();
             let mode = r.varint();
+            // 0 Identify, 1 Verify { identity }, 2 Classify { model }, 3 IdentifyWho.
+            assert!(mode <= 3, "mode {mode} is not in the spec's table");
             let name = matches!(mode, 1 | 2).then(|| r.string());
             Msg::Hello {
                 param_sets,
@@ -193,6 +199,13 @@ fn decode(body: &[u8]) -> Msg {
         13 => {
             let n = r.varint();
             Msg::Labels((0..n).map(|_| r.string()).collect())
+        }
+        14 => {
+            let part = r.varint();
+            Msg::LabelTable {
+                part,
+                len: r.bytes().len(),
+            }
         }
         other => panic!("variant {other} is not in the spec's table"),
     };
@@ -471,4 +484,85 @@ fn classification_transcript_follows_the_spec() {
     let best = (0..3).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
     assert_eq!(case["verifier_class"], best);
     assert_eq!(case["holder_class"], best);
+}
+
+#[test]
+fn who_transcript_follows_the_spec() {
+    let (case, v, h) = transcript("who_session.json");
+    // §9.2: mode 3 names nothing; output 0 is the verifier.
+    assert!(
+        matches!(
+            &v[0],
+            Msg::Hello {
+                mode: 3,
+                name: None,
+                output: 0,
+                ..
+            }
+        ),
+        "{:?}",
+        v[0]
+    );
+    let Msg::Accept {
+        padded_count: n_scores,
+        group_size,
+        share_bits: k,
+        b,
+        batch,
+        round_blocks,
+        dropped_bits,
+        ..
+    } = &h[0]
+    else {
+        panic!("holder's first message {:?}", h[0])
+    };
+    let (k, n_scores, batch) = (*k, *n_scores, *batch);
+    // §15.1: exact.
+    assert_eq!(*dropped_bits, 0);
+    assert!(matches!(h[1], Msg::BaseOtReply(4096)));
+    let (n, q) = (512u64, 64u64);
+    let m = 8 / group_size;
+    assert_eq!(*b, switched_modulus_log(n, q, 4, 16, m, k), "§6.5");
+    // §15.2: index bits ⌈log2 n′⌉; per score k − 2 ANDs and a half-gate, then 2k + bits ANDs.
+    let bits = 64 - (n_scores.max(2) - 1).leading_zeros() as u64;
+    let per_score = 16 + 32 * (k - 2) + 32 * (2 * k + bits);
+    let cap = n / group_size;
+    assert!(n_scores <= cap * *round_blocks, "one round");
+    assert!(matches!(h[2], Msg::Scores { index: 0, count, .. } if count == n_scores));
+    let mut left = n_scores;
+    let (mut beta, mut lanes) = (0u64, 0u64);
+    let (mut vi, mut hi) = (2 + m as usize + 1, 3usize);
+    while left > 0 {
+        let scores = left.min(batch);
+        left -= scores;
+        let ots = k * scores;
+        assert!(
+            matches!(v[vi], Msg::OtExtension { batch: got, len } if got == beta && len as u64 == 128 * 16 * ots.div_ceil(128) + ots.div_ceil(8))
+        );
+        assert!(
+            matches!(h[hi], Msg::Tables { batch: got, len } if got == beta && len as u64 == scores * per_score),
+            "batch {beta}: {:?}",
+            h[hi]
+        );
+        lanes = lanes.max(scores);
+        beta += 1;
+        vi += 1;
+        hi += 1;
+    }
+    // The tournament over the lanes (2(k + bits) ANDs a meeting) and the decode bit of valid
+    // alone; then the label table, 2^bits entries of 64 bytes.
+    assert!(
+        matches!(h[hi], Msg::Finish(len) if len as u64 == 32 * (lanes - 1) * 2 * (k + bits) + 1),
+        "{:?}",
+        h[hi]
+    );
+    assert!(
+        matches!(h[hi + 1], Msg::LabelTable { part: 0, len } if len as u64 == 64 << bits),
+        "{:?}",
+        h[hi + 1]
+    );
+    assert_eq!((h.len(), v.len()), (hi + 2, vi));
+    assert_eq!(case["verifier_id"], "bob");
+    assert_eq!(case["verifier_label"], "Label of bob");
+    assert_eq!(case["holder_learns"], false);
 }

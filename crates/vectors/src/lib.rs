@@ -14,6 +14,7 @@ mod quantisation;
 mod session;
 mod threshold_or;
 mod toy_he;
+mod who;
 
 use std::path::PathBuf;
 
@@ -74,5 +75,7 @@ pub fn generate() -> Vec<(&'static str, Value)> {
             "classify_session.json",
             classify_session::classify_transcript(),
         ),
+        ("who.json", who::who()),
+        ("who_session.json", session::who_transcript()),
     ]
 }

@@ -294,20 +294,23 @@ fn streamed(
     })
 }
 
-/// (some score ≥ τ, some score within the coarse comparison's band of τ, the first best score
-/// ≥ τ and its row) over `rows`.
+/// The first best score at or above τ and its row.
+type Best = Option<(i64, usize)>;
+
+/// (some score ≥ τ, some score within the coarse comparison's band of τ, [`Best`]) over
+/// `rows`.
 fn plain_decision(
     quantiser: &Quantiser,
     probe: &[f32],
     rows: &[i8],
     dropped_bits: u32,
-) -> Result<(bool, bool, Option<(i64, usize)>)> {
+) -> Result<(bool, bool, Best)> {
     let x = quantiser.quantise(probe)?;
     let tau = quantiser.threshold(THRESHOLD);
     let scores = plain::scores(&x, rows);
     // A coarse comparison may decide a score within its band either way (spec §4.1).
     let band = 1i64 << (dropped_bits + 1);
-    let mut best: Option<(i64, usize)> = None;
+    let mut best: Best = None;
     for (t, &s) in scores.iter().enumerate() {
         if s as i64 >= tau && best.is_none_or(|(b, _)| s as i64 > b) {
             best = Some((s as i64, t));
