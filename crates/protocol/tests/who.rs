@@ -249,3 +249,78 @@ fn an_id_too_long_for_an_entry_is_refused_not_truncated() {
         vec![Message::Reject(AbortCode::Parameters)]
     );
 }
+
+/// The verifier's session fed the holder's messages, with `tamper` applied to each
+/// `LabelTable`; returns the verifier's error, if any.
+fn with_tampered_table(
+    w: &World,
+    probe: &[f32],
+    tamper: impl Fn(&mut u32, &mut Vec<u8>),
+) -> Result<Answer> {
+    let mut holder =
+        HolderSession::new(&w.config, "client", ChaCha20Rng::seed_from_u64(9)).unwrap();
+    let vconfig = VerifierConfig {
+        param_sets: vec!["toy".into()],
+        allow_insecure: true,
+        ..VerifierConfig::default()
+    };
+    let mut verifier = VerifierSession::new(
+        vconfig,
+        probe,
+        Mode::IdentifyWho,
+        OutputTo::Verifier,
+        ChaCha20Rng::seed_from_u64(10),
+    )
+    .unwrap();
+    let mut pending = verifier.start().unwrap();
+    while !pending.is_empty() {
+        let mut replies = Vec::new();
+        for m in pending.drain(..) {
+            replies.extend(holder.receive(m).unwrap());
+        }
+        for mut m in replies {
+            if let Message::LabelTable { part, bytes } = &mut m {
+                tamper(part, bytes);
+            }
+            pending.extend(verifier.receive(m)?);
+        }
+    }
+    Ok(verifier.outcome()?.0)
+}
+
+#[test]
+fn a_damaged_or_reordered_label_table_is_refused() {
+    let w = world();
+    let probe = w.embeddings[30].clone();
+    let honest = with_tampered_table(&w, &probe, |_, _| {}).unwrap();
+    assert_eq!(honest.who.map(|e| e.id), Some(w.ids[30].clone()));
+    // Every entry flipped: the one the verifier opens no longer decrypts to an entry.
+    let flipped = with_tampered_table(&w, &probe, |_, b| b.iter_mut().for_each(|x| *x ^= 1));
+    assert!(
+        matches!(
+            flipped,
+            Err(ProtocolError::Misbehaved(PeerMisbehaved::SealedEntry))
+        ),
+        "{flipped:?}"
+    );
+    let short = with_tampered_table(&w, &probe, |_, b| {
+        b.pop();
+    });
+    assert!(
+        matches!(
+            short,
+            Err(ProtocolError::Misbehaved(
+                PeerMisbehaved::WrongLength { .. }
+            ))
+        ),
+        "{short:?}"
+    );
+    let renumbered = with_tampered_table(&w, &probe, |p, _| *p += 1);
+    assert!(
+        matches!(
+            renumbered,
+            Err(ProtocolError::Misbehaved(PeerMisbehaved::OutOfOrder { .. }))
+        ),
+        "{renumbered:?}"
+    );
+}
