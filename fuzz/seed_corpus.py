@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Seeds the fuzz corpora (fuzz/corpus/<target>/) from protocols/vectors and fuzz/seeds.
 
-message   every frame body of messages.json and session.json
-frames    each direction of session.json as one stream of frames
-holder    session.json's verifier-to-holder frames (a whole valid session), and its prefixes
+message   every frame body of messages.json and the session transcripts
+frames    each direction of each session transcript as one stream of frames
+holder    each transcript's verifier-to-holder frames (a whole valid session), and its prefixes
+          (session.json, classify_session.json, who_session.json)
 he_wire   toy_he.json's query, its public-key ciphertext and its response block
 importers a small .npy with its ids, a CSV and a JSON-lines file
 client_id the demo PKI's certificates (fuzz/seeds/client_id/*.der)
@@ -35,15 +36,16 @@ def put(target, name, data: bytes):
 for case in load("messages.json"):
     put("message", f"messages-{case['id']}", bytes.fromhex(case["body"]))
 
-for case in load("session.json"):
-    for direction in ("verifier_to_holder", "holder_to_verifier"):
-        bodies = [bytes.fromhex(f["body"]) for f in case[direction]]
-        for i, b in enumerate(bodies):
-            put("message", f"session-{case['id']}-{direction}-{i}", b)
-        put("frames", f"session-{case['id']}-{direction}", b"".join(frame(b) for b in bodies))
-    bodies = [bytes.fromhex(f["body"]) for f in case["verifier_to_holder"]]
-    for n in range(1, len(bodies) + 1):
-        put("holder", f"session-{case['id']}-first-{n}", b"".join(frame(b) for b in bodies[:n]))
+for name in ("session", "classify_session", "who_session"):
+    for case in load(f"{name}.json"):
+        for direction in ("verifier_to_holder", "holder_to_verifier"):
+            bodies = [bytes.fromhex(f["body"]) for f in case[direction]]
+            for i, b in enumerate(bodies):
+                put("message", f"{name}-{case['id']}-{direction}-{i}", b)
+            put("frames", f"{name}-{case['id']}-{direction}", b"".join(frame(b) for b in bodies))
+        bodies = [bytes.fromhex(f["body"]) for f in case["verifier_to_holder"]]
+        for n in range(1, len(bodies) + 1):
+            put("holder", f"{name}-{case['id']}-first-{n}", b"".join(frame(b) for b in bodies[:n]))
 
 for case in load("toy_he.json"):
     query = bytes.fromhex(case["query"])
