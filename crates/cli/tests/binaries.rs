@@ -72,6 +72,18 @@ fn toy_serve_args(d: &Path, db: &str, extra: &[&str]) -> Vec<String> {
 /// Runs `privface-verifier verify` with the JSON `probe` against the toy-set holder at `addr`,
 /// with the verifier's certificates under `d/pki` and `extra` arguments.
 fn verify_at(d: &Path, addr: &str, probe: String, extra: &[&str]) -> (i32, String, String) {
+    query_at(d, addr, &["verify"], probe, extra)
+}
+
+/// Runs the verifier's `command` (with its own arguments) with the JSON `probe` against the
+/// toy-set holder at `addr`, the certificates under `d/pki`, then `extra`.
+fn query_at(
+    d: &Path,
+    addr: &str,
+    command: &[&str],
+    probe: String,
+    extra: &[&str],
+) -> (i32, String, String) {
     std::fs::write(d.join("probe.json"), probe).unwrap();
     let (probe, ca, cert, key) = (
         p(d, "probe.json"),
@@ -79,8 +91,8 @@ fn verify_at(d: &Path, addr: &str, probe: String, extra: &[&str]) -> (i32, Strin
         p(d, "pki/verifier/verifier.pem"),
         p(d, "pki/verifier/verifier.key"),
     );
-    let mut args = vec![
-        "verify",
+    let mut args = command.to_vec();
+    args.extend([
         "--probe",
         &probe,
         "--connect",
@@ -94,7 +106,7 @@ fn verify_at(d: &Path, addr: &str, probe: String, extra: &[&str]) -> (i32, Strin
         "--params",
         "toy",
         "--insecure-toy-params",
-    ];
+    ]);
     args.extend_from_slice(extra);
     run(VERIFIER, &args)
 }
@@ -722,33 +734,13 @@ fn the_binaries_classify_digits_with_an_imported_model() {
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture.join("test.json")).unwrap()).unwrap();
     let classify = |input: &serde_json::Value, model: &str, extra: &[&str]| {
-        std::fs::write(d.join("x.json"), input.to_string()).unwrap();
-        let (x, ca, cert, key) = (
-            p(d, "x.json"),
-            p(d, "pki/verifier/ca.pem"),
-            p(d, "pki/verifier/verifier.pem"),
-            p(d, "pki/verifier/verifier.key"),
-        );
-        let mut args = vec![
-            "classify",
-            "--probe",
-            &x,
-            "--model",
-            model,
-            "--connect",
+        query_at(
+            d,
             &addr,
-            "--ca",
-            &ca,
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--params",
-            "toy",
-            "--insecure-toy-params",
-        ];
-        args.extend_from_slice(extra);
-        run(VERIFIER, &args)
+            &["classify", "--model", model],
+            input.to_string(),
+            extra,
+        )
     };
     for i in 0..4 {
         let (code, out, err) = classify(&test["inputs"][i], "digits", &[]);

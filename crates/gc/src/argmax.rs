@@ -23,14 +23,14 @@
 
 use std::borrow::BorrowMut;
 
-use privface_ot::{Block, Channel, IknpReceiver, IknpSender, apply_corrections, send_corrections};
+use privface_ot::{Block, Channel, IknpReceiver, IknpSender};
 use rand::{CryptoRng, Rng};
 
 use crate::circuit::{bit_columns, borrow_carries, reconstruct_score};
 use crate::error::{GcError, Result};
 use crate::fancy::Fancy;
 use crate::garble::{Evaluator, Garbler};
-use crate::twoparty::columns;
+use crate::twoparty::{evaluator_inputs, garbler_inputs};
 
 /// The public description of an argmax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,13 +292,10 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ArgmaxGarbler<C, O> {
             )));
         }
         let k = self.spec.share_bits as usize;
-        let ot = self.ot.borrow_mut();
-        let delta = ot.delta();
-        let mut zero = ot.extend(self.garbler.channel(), k * masks.len())?;
-        apply_corrections(self.garbler.channel(), delta, &mut zero)?;
+        let inputs = garbler_inputs(self.ot.borrow_mut(), self.garbler.channel(), k, masks.len())?;
         let offsets = self.spec.offset_bits(masks, &self.biases);
         let offsets: Vec<&[bool]> = offsets.iter().map(Vec::as_slice).collect();
-        let out = argmax(&mut self.garbler, &self.spec, &columns(&zero, k), &offsets)?;
+        let out = argmax(&mut self.garbler, &self.spec, &inputs, &offsets)?;
         self.outputs = Some(out);
         Ok(())
     }
@@ -385,16 +382,14 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ArgmaxEvaluator<C, O> {
             )));
         }
         let k = self.spec.share_bits as usize;
-        let (choices, labels) =
-            self.ot
-                .borrow_mut()
-                .extend(self.evaluator.channel(), k * shares.len(), rng)?;
-        let wanted: Vec<bool> = shares
-            .iter()
-            .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
-            .collect();
-        send_corrections(self.evaluator.channel(), &wanted, &choices)?;
-        self.pending = Some(columns(&labels, k));
+        let labels = evaluator_inputs(
+            self.ot.borrow_mut(),
+            self.evaluator.channel(),
+            k,
+            shares,
+            rng,
+        )?;
+        self.pending = Some(labels);
         Ok(())
     }
 

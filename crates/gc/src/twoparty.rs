@@ -55,11 +55,43 @@ pub struct GarblerOutcome {
 }
 
 /// Wire labels for a batch laid out as `[bit][lane]` from OT outputs laid out lane-major.
-pub(crate) fn columns(labels: &[Block], k: usize) -> Vec<Vec<Block>> {
+fn columns(labels: &[Block], k: usize) -> Vec<Vec<Block>> {
     let lanes = labels.len() / k;
     (0..k)
         .map(|i| (0..lanes).map(|t| labels[t * k + i]).collect())
         .collect()
+}
+
+/// The garbler's zero labels of a batch's evaluator inputs, `[bit][lane]`: reads the
+/// evaluator's extension columns and correction bits for `k·lanes` OTs (spec §7.2, §8.2).
+pub(crate) fn garbler_inputs<C: Channel>(
+    ot: &mut IknpSender,
+    channel: &mut C,
+    k: usize,
+    lanes: usize,
+) -> Result<Vec<Vec<Block>>> {
+    let delta = ot.delta();
+    let mut zero = ot.extend(channel, k * lanes)?;
+    apply_corrections(channel, delta, &mut zero)?;
+    Ok(columns(&zero, k))
+}
+
+/// The evaluator's labels of its k-bit inputs `values`, `[bit][lane]`: writes the extension
+/// columns and the correction bits that turn its random choices into the values' bits.
+pub(crate) fn evaluator_inputs<C: Channel, R: Rng + CryptoRng>(
+    ot: &mut IknpReceiver,
+    channel: &mut C,
+    k: usize,
+    values: &[u32],
+    rng: &mut R,
+) -> Result<Vec<Vec<Block>>> {
+    let (choices, labels) = ot.extend(channel, k * values.len(), rng)?;
+    let wanted: Vec<bool> = values
+        .iter()
+        .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
+        .collect();
+    send_corrections(channel, &wanted, &choices)?;
+    Ok(columns(&labels, k))
 }
 
 fn check(spec: &ThresholdSpec, count: usize, batch: usize) -> Result<()> {
@@ -151,13 +183,10 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
             )));
         }
         let k = self.spec.share_bits as usize;
-        let ot = self.ot.borrow_mut();
-        let delta = ot.delta();
-        let mut zero = ot.extend(self.garbler.channel(), k * masks.len())?;
-        apply_corrections(self.garbler.channel(), delta, &mut zero)?;
+        let inputs = garbler_inputs(self.ot.borrow_mut(), self.garbler.channel(), k, masks.len())?;
         let neg = offset_bits(masks, &self.spec);
         let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
-        let m = threshold_batch(&mut self.garbler, &self.spec, &columns(&zero, k), &neg)?;
+        let m = threshold_batch(&mut self.garbler, &self.spec, &inputs, &neg)?;
         self.acc = Some(accumulate(&mut self.garbler, self.acc.take(), m)?);
         Ok(())
     }
@@ -276,16 +305,14 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
             )));
         }
         let k = self.spec.share_bits as usize;
-        let (choices, labels) =
-            self.ot
-                .borrow_mut()
-                .extend(self.evaluator.channel(), k * shares.len(), rng)?;
-        let wanted: Vec<bool> = shares
-            .iter()
-            .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
-            .collect();
-        send_corrections(self.evaluator.channel(), &wanted, &choices)?;
-        self.pending.push_back(columns(&labels, k));
+        let labels = evaluator_inputs(
+            self.ot.borrow_mut(),
+            self.evaluator.channel(),
+            k,
+            shares,
+            rng,
+        )?;
+        self.pending.push_back(labels);
         Ok(())
     }
 

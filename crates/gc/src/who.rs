@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 
 use aes::Aes128;
 use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
-use privface_ot::{Block, Channel, IknpReceiver, IknpSender, apply_corrections, send_corrections};
+use privface_ot::{Block, Channel, IknpReceiver, IknpSender};
 use rand::{CryptoRng, Rng};
 
 use crate::argmax::{less_than, select};
@@ -35,7 +35,7 @@ use crate::error::{GcError, Result};
 use crate::fancy::Fancy;
 use crate::garble::{Evaluator, Garbler};
 use crate::hash::FixedKeyHash;
-use crate::twoparty::columns;
+use crate::twoparty::{evaluator_inputs, garbler_inputs};
 
 /// Bytes of one label-table entry: LE16(id length) ‖ LE16(label length) ‖ id ‖ label ‖ zero
 /// padding, to [`ENTRY_CONTENT`] bytes, then 16 zero bytes the reader checks.
@@ -344,10 +344,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
             )));
         }
         let k = self.spec.threshold.share_bits as usize;
-        let ot = self.ot.borrow_mut();
-        let delta = ot.delta();
-        let mut zero = ot.extend(self.garbler.channel(), k * masks.len())?;
-        apply_corrections(self.garbler.channel(), delta, &mut zero)?;
+        let inputs = garbler_inputs(self.ot.borrow_mut(), self.garbler.channel(), k, masks.len())?;
         let w = offset_bits(masks, &self.spec.threshold);
         let w: Vec<&[bool]> = w.iter().map(Vec::as_slice).collect();
         let running = who_batch(
@@ -355,7 +352,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
             &self.spec,
             self.running.take(),
             self.first,
-            &columns(&zero, k),
+            &inputs,
             &w,
         )?;
         self.running = Some(running);
@@ -473,16 +470,14 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> WhoEvaluator<C, O> {
             )));
         }
         let k = self.spec.threshold.share_bits as usize;
-        let (choices, labels) =
-            self.ot
-                .borrow_mut()
-                .extend(self.evaluator.channel(), k * shares.len(), rng)?;
-        let wanted: Vec<bool> = shares
-            .iter()
-            .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
-            .collect();
-        send_corrections(self.evaluator.channel(), &wanted, &choices)?;
-        self.pending.push_back((shares.len(), columns(&labels, k)));
+        let labels = evaluator_inputs(
+            self.ot.borrow_mut(),
+            self.evaluator.channel(),
+            k,
+            shares,
+            rng,
+        )?;
+        self.pending.push_back((shares.len(), labels));
         Ok(())
     }
 
