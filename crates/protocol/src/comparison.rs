@@ -13,6 +13,7 @@ use privface_ot::{Block, BufferChannel, IknpReceiver, IknpSender};
 use rand::{CryptoRng, Rng};
 
 use crate::error::{ProtocolError, Result};
+use crate::model::{Answer, Class};
 
 /// The public description of the garbled step, which both sides derive from the terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +25,27 @@ pub(crate) enum Circuit {
     /// The first best score ≥ τ: a valid bit and ⌈log2 n′⌉ index bits that key the label
     /// table (spec §15).
     Who(WhoSpec),
+}
+
+impl Circuit {
+    /// What a decoded output `value` means: the bit, or the class among `labels`. A
+    /// who-identification's identity comes from its label table, so only its bit is set here.
+    pub(crate) fn answer(&self, value: u32, labels: &[String]) -> Result<Answer> {
+        Ok(match self {
+            Circuit::Threshold(_) => Answer {
+                bit: Some(value == 1),
+                ..Answer::default()
+            },
+            Circuit::Argmax(_) => Answer {
+                class: Some(Class::of(value, labels)?),
+                ..Answer::default()
+            },
+            Circuit::Who(_) => Answer {
+                bit: Some(value > 0),
+                ..Answer::default()
+            },
+        })
+    }
 }
 
 /// The holder's side.

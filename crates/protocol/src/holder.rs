@@ -435,29 +435,14 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
             out.push(Message::Decode(garbler.channel().take_outgoing()));
             out.extend(label_table(&c, output_wires)?);
         }
-        let answer = match c.terms.circuit {
-            Circuit::Threshold(_) => Answer {
-                bit: Some(value == 1),
-                ..Answer::default()
-            },
-            Circuit::Argmax(_) => Answer {
-                class: Some(Class::of(value, &c.terms.labels)?),
-                ..Answer::default()
-            },
-            Circuit::Who(_) => Answer {
-                bit: Some(value > 0),
-                who: match (value, &c.terms.answering) {
-                    (0, _) => None,
-                    (v, Answering::Shared(g)) => {
-                        let entry = g.who_entry(v as usize - 1);
-                        privface_gc::who::read_entry(&entry)
-                            .map(|(id, label)| Enrolled { id, label })
-                    }
-                    (_, Answering::Single(_)) => None,
-                },
-                ..Answer::default()
-            },
-        };
+        let mut answer = c.terms.circuit.answer(value, &c.terms.labels)?;
+        // The holder decoded the winner's index itself: its identity is in its own gallery.
+        if let (Circuit::Who(_), Answering::Shared(g), 1..) =
+            (&c.terms.circuit, &c.terms.answering, value)
+        {
+            answer.who = privface_gc::who::read_entry(&g.who_entry(value as usize - 1))
+                .map(|(id, label)| Enrolled { id, label });
+        }
         Ok((
             HolderState::Done {
                 answer,

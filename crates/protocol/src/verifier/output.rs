@@ -9,7 +9,7 @@ use crate::error::PeerMisbehaved;
 use crate::error::{ProtocolError, Result};
 use crate::messages::Accept;
 use crate::messages::{Message, consumed};
-use crate::model::{Answer, Class, Enrolled};
+use crate::model::{Answer, Enrolled};
 
 /// A who-identification's label table arriving part by part (spec §15.3): only the entry at
 /// `position` is kept.
@@ -115,14 +115,6 @@ pub(super) fn decoded(
     let value = c.evaluator.decode(&output)?;
     consumed(c.evaluator.channel(), message)?;
     let answer = match c.terms.circuit {
-        Circuit::Threshold(_) => Answer {
-            bit: Some(value == 1),
-            ..Answer::default()
-        },
-        Circuit::Argmax(_) => Answer {
-            class: Some(Class::of(value, &c.terms.labels)?),
-            ..Answer::default()
-        },
         Circuit::Who(spec) => {
             // The index stays in the labels: they give the one entry to open and its key.
             let (position, key) = privface_gc::who::table_position(&output[1..]);
@@ -140,6 +132,7 @@ pub(super) fn decoded(
                 vec![],
             ));
         }
+        ref circuit => circuit.answer(value, &c.terms.labels)?,
     };
     Ok((
         VerifierState::Done {
