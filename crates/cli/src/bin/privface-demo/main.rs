@@ -3,7 +3,8 @@
 //! Mints a PKI in a temporary directory, enrols a synthetic gallery (default 10,000 identities,
 //! d = 512) into an SQLite file, starts the holder on 127.0.0.1:0, and runs the verifier over
 //! mutual TLS with one genuine and one impostor probe in both modes. Each bit is printed next to
-//! the plaintext decision, with a table of per-phase time and bytes; then classifies digit
+//! the plaintext decision, with a table of per-phase time and bytes; names who (the best
+//! identity at or above the threshold) for both probes; then classifies digit
 //! images with a model imported from the committed digits fixture, each label next to the float
 //! model's. The exit code is non-zero on any mismatch. `privface-demo bench` measures one large identification instead.
 
