@@ -343,7 +343,8 @@ fn demo(n: usize, d: usize) -> Result<bool> {
     })?;
     println!(
         "\nthe holder learned nothing about the probes or the images; the verifier learned one \
-         bit per match query and one label per classification"
+         bit per match query, one identity or \"no match\" per who-query and one label per \
+         classification"
     );
     Ok(all_agree)
 }
