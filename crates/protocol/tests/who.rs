@@ -324,3 +324,49 @@ fn a_damaged_or_reordered_label_table_is_refused() {
         "{renumbered:?}"
     );
 }
+
+#[test]
+fn forged_output_labels_are_refused_and_the_holder_records_nothing() {
+    // A verifier that sends the holder output labels that are not the wires' (to make it
+    // believe a match, or name another row): the holder refuses the session.
+    let w = world();
+    let mut holder =
+        HolderSession::new(&w.config, "client", ChaCha20Rng::seed_from_u64(3)).unwrap();
+    let vconfig = VerifierConfig {
+        param_sets: vec!["toy".into()],
+        allow_insecure: true,
+        ..VerifierConfig::default()
+    };
+    let mut verifier = VerifierSession::new(
+        vconfig,
+        &w.embeddings[30],
+        Mode::IdentifyWho,
+        OutputTo::Holder,
+        ChaCha20Rng::seed_from_u64(4),
+    )
+    .unwrap();
+    let mut pending = verifier.start().unwrap();
+    let mut refused = None;
+    'session: while !pending.is_empty() {
+        let mut replies = Vec::new();
+        for mut m in pending.drain(..) {
+            if let Message::OutputLabel(labels) = &mut m {
+                assert_eq!(labels.len(), 16 * 7, "valid and six index labels");
+                labels[20] ^= 0x40;
+            }
+            match holder.receive(m) {
+                Ok(out) => replies.extend(out),
+                Err(e) => {
+                    refused = Some(e);
+                    break 'session;
+                }
+            }
+        }
+        for m in replies {
+            pending.extend(verifier.receive(m).unwrap());
+        }
+    }
+    let err = refused.expect("the holder refuses forged labels");
+    assert_eq!(err.notice(), Some(AbortCode::Malformed), "{err}");
+    assert!(holder.outcome().is_err());
+}

@@ -217,3 +217,32 @@ fn entries_have_one_size_whatever_the_label() {
     damaged[ENTRY_BYTES - 1] = 1;
     assert!(read_entry(&damaged).is_none());
 }
+
+#[test]
+fn the_position_of_the_winners_entry_says_nothing_about_its_index() {
+    // The same winner (index 5 of 8) under fresh wire labels: the evaluator's position is a
+    // uniformly permuted one, not the index (a table placed by index would show it every time).
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let delta = privface_ot::Delta::random(&mut rng).block();
+    let winner = 5usize;
+    let mut positions = std::collections::BTreeSet::new();
+    for _ in 0..64 {
+        let wires: Vec<Block> = (0..3).map(|_| Block::random(&mut rng)).collect();
+        let held: Vec<Block> = wires
+            .iter()
+            .enumerate()
+            .map(|(j, &w)| if winner >> j & 1 == 1 { w ^ delta } else { w })
+            .collect();
+        let table = seal_table(delta, &wires, &|t| {
+            entry_plaintext(&format!("row{t}"), "").unwrap()
+        });
+        let (position, key) = table_position(&held);
+        let opened = open_entry(
+            key,
+            &table[position * ENTRY_BYTES..(position + 1) * ENTRY_BYTES],
+        );
+        assert_eq!(opened.map(|e| e.0), Some("row5".to_owned()));
+        positions.insert(position);
+    }
+    assert_eq!(positions.len(), 8, "every position is used: {positions:?}");
+}
