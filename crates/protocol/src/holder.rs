@@ -4,6 +4,7 @@
 //! (spec §9.3).
 
 mod negotiate;
+mod output;
 mod rounds;
 
 use std::sync::Arc;
@@ -14,14 +15,14 @@ use privface_ot::{Block, BufferChannel, Delta, IknpSender};
 use rand::{CryptoRng, Rng};
 
 use crate::budget::{Charge, QueryLedger};
-use crate::comparison::Circuit;
 use crate::driver::Session;
 use crate::error::{PeerMisbehaved, ProtocolError, Result};
 use crate::gallery::HolderGallery;
 use crate::messages::{Hello, Message, Mode, OutputTo, consumed};
 use crate::phase::{Phase, PhaseTimings};
 use crate::{DEFAULT_BATCH, DEFAULT_ROUND_BLOCKS, MAX_BATCH, MAX_ROUND_BLOCKS, unexpected};
-use negotiate::{Answering, Terms};
+use negotiate::Terms;
+use output::label_table;
 use rounds::{Comparing, next_round};
 pub use rounds::{HeWorkers, he_workers};
 
@@ -422,53 +423,6 @@ impl<R: Rng + CryptoRng> HolderSession<R> {
         };
         Ok((next, out))
     }
-
-    /// OutputLabel: the verifier's output labels, each of which must be one of its wire's two.
-    fn on_output_label(mut c: Box<Comparing>, output_wires: &[Block], bytes: Vec<u8>) -> Step {
-        let garbler = &mut c.garbler;
-        garbler.channel().put(bytes);
-        let value = garbler.decode_returned(output_wires)?;
-        consumed(garbler.channel(), "OutputLabel")?;
-        let mut out = Vec::new();
-        if c.terms.reveal.evaluator {
-            garbler.send_decode(output_wires)?;
-            out.push(Message::Decode(garbler.channel().take_outgoing()));
-            out.extend(label_table(&c, output_wires)?);
-        }
-        let mut answer = c.terms.circuit.answer(value, &c.terms.labels)?;
-        // The holder decoded the winner's index itself: its identity is in its own gallery.
-        if let (Circuit::Who(_), Answering::Shared(g), 1..) =
-            (&c.terms.circuit, &c.terms.answering, value)
-        {
-            answer.who = privface_gc::who::read_entry(&g.who_entry(value as usize - 1))
-                .map(|(id, label)| Enrolled { id, label });
-        }
-        Ok((
-            HolderState::Done {
-                answer,
-                scores: c.scores,
-            },
-            out,
-        ))
-    }
-}
-
-/// The sealed label table of a who-identification, in `LabelTable` parts (spec §15.3); nothing
-/// for the other circuits.
-fn label_table(c: &Comparing, output_wires: &[Block]) -> Result<Vec<Message>> {
-    let (Circuit::Who(_), Answering::Shared(gallery)) = (&c.terms.circuit, &c.terms.answering)
-    else {
-        return Ok(Vec::new());
-    };
-    let table = c.garbler.seal(output_wires, &|t| gallery.who_entry(t))?;
-    Ok(table
-        .chunks(crate::LABEL_TABLE_PART * privface_gc::who::ENTRY_BYTES)
-        .enumerate()
-        .map(|(part, bytes)| Message::LabelTable {
-            part: part as u32,
-            bytes: bytes.to_vec(),
-        })
-        .collect())
 }
 
 impl<R: Rng + CryptoRng> Session for HolderSession<R> {

@@ -3,15 +3,16 @@
 //! OutputLabel, ExpectDecode when both learn it) → the bit.
 
 mod output;
+mod query;
 mod terms;
 
 use std::collections::VecDeque;
 
-use privface_gc::{ArgmaxSpec, Reveal, ThresholdSpec, WhoSpec};
+use privface_gc::{ArgmaxSpec, Reveal};
 use privface_he::{
     InputQuantiser, ParameterSet, Quantiser, ResponseBlock, SessionShape, VerifierKey,
 };
-use privface_ot::{Block, BufferChannel, IknpReceiver, IknpSetup};
+use privface_ot::{Block, BufferChannel, IknpSetup};
 use rand::{CryptoRng, Rng};
 
 use crate::comparison::{Circuit, Evaluating};
@@ -22,7 +23,7 @@ use crate::model::{Answer, Class, Enrolled};
 use crate::phase::{Phase, PhaseTimings};
 use crate::unexpected;
 pub use terms::VerifierConfig;
-use terms::{check_accept, check_classification, check_labels};
+use terms::check_labels;
 
 /// What a verifier session ends with.
 #[derive(Debug)]
@@ -390,91 +391,6 @@ impl<R: Rng + CryptoRng> VerifierSession<R> {
                 "message after the session failed".into(),
             )),
         }
-    }
-
-    /// The holder's terms arrived: check them, then send the base-OT offer and the query (in
-    /// classification, once the model's labels have arrived too).
-    fn accepted(&mut self, accept: Accept) -> Result<(VerifierState, Vec<Message>)> {
-        let d = self.probe.len();
-        if let Mode::Classify { .. } = self.mode {
-            let (params, shape) = check_classification(&self.config, &accept, d)?;
-            let input = InputQuantiser::new(d, accept.quant_scale)?.quantise(&self.probe)?;
-            let awaiting = AwaitingLabels {
-                accept,
-                params,
-                shape,
-                input,
-            };
-            return Ok((VerifierState::ExpectLabels(Box::new(awaiting)), vec![]));
-        }
-        let (params, shape) = check_accept(&self.config, &accept, d)?;
-        let quantiser = Quantiser::with_scale(d, accept.quant_scale)?;
-        let x = quantiser.quantise(&self.probe)?;
-        let threshold = ThresholdSpec {
-            share_bits: shape.share_bits,
-            threshold: privface_he::coarse_threshold(accept.threshold, shape.dropped_bits),
-        };
-        let circuit = if let Mode::IdentifyWho = self.mode {
-            if accept.dropped_bits != 0 {
-                // Spec §15.2: a coarse comparison would tie rows it cannot tell apart.
-                return Err(ProtocolError::Refused(format!(
-                    "{} dropped bits in a who-identification",
-                    accept.dropped_bits
-                )));
-            }
-            Circuit::Who(WhoSpec {
-                threshold,
-                scores: accept.padded_count as usize,
-            })
-        } else {
-            Circuit::Threshold(threshold)
-        };
-        self.send_query(accept, &params, shape, &x, circuit, Vec::new())
-    }
-
-    /// The base-OT offer and the encrypted query.
-    fn send_query(
-        &mut self,
-        accept: Accept,
-        params: &ParameterSet,
-        shape: SessionShape,
-        x: &[i8],
-        circuit: Circuit,
-        labels: Vec<String>,
-    ) -> Result<(VerifierState, Vec<Message>)> {
-        let setup = IknpReceiver::start(&mut self.channel, &mut self.rng)?;
-        let mut out = vec![Message::BaseOtOffer(self.channel.take_outgoing())];
-        let key = VerifierKey::generate(params, &mut self.rng);
-        let query = key.encrypt_query(&shape, x, &mut self.rng)?;
-        for (i, ct) in std::iter::once(&query.public_key)
-            .chain(&query.chunks)
-            .enumerate()
-        {
-            let mut bytes = Vec::with_capacity(privface_he::SeededCiphertext::encoded_len(params));
-            ct.encode_into(params, &mut bytes);
-            out.push(Message::QueryPart {
-                index: i as u32,
-                bytes,
-            });
-        }
-        let reveal = Reveal {
-            evaluator: self.output.verifier(),
-            garbler: self.output.holder(),
-        };
-        Ok((
-            VerifierState::ExpectBaseOtReply {
-                terms: Box::new(Terms {
-                    accept,
-                    shape,
-                    key,
-                    reveal,
-                    circuit,
-                    labels,
-                }),
-                setup: Box::new(setup),
-            },
-            out,
-        ))
     }
 
     /// Requests the next batch of the current round.

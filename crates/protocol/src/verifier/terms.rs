@@ -78,15 +78,22 @@ pub(super) fn check_accept(
         return refuse(format!("round of {} blocks", accept.round_blocks));
     }
     let layout = Layout::new(&params, dimension, accept.group_size as usize)?;
-    let shape = SessionShape::new(&params, layout, accept.share_bits)?
+    let shape = announced_shape(&params, layout, accept)?;
+    Ok((params, shape))
+}
+
+/// The session shape the terms imply for `layout`, refused unless its switched modulus is the
+/// one announced (§6.5).
+fn announced_shape(params: &ParameterSet, layout: Layout, accept: &Accept) -> Result<SessionShape> {
+    let shape = SessionShape::new(params, layout, accept.share_bits)?
         .with_dropped_bits(accept.dropped_bits)?;
     if shape.switched_modulus_log != accept.switched_modulus_log {
-        return refuse(format!(
+        return Err(ProtocolError::Refused(format!(
             "switched modulus 2^{}",
             accept.switched_modulus_log
-        ));
+        )));
     }
-    Ok((params, shape))
+    Ok(shape)
 }
 
 /// The checks every mode makes: a parameter set the verifier accepts (insecure ones only if
@@ -151,13 +158,7 @@ pub(super) fn check_classification(
             accept.round_blocks
         ));
     }
-    let shape = SessionShape::new(&params, layout, accept.share_bits)?;
-    if shape.switched_modulus_log != accept.switched_modulus_log {
-        return refuse(format!(
-            "switched modulus 2^{}",
-            accept.switched_modulus_log
-        ));
-    }
+    let shape = announced_shape(&params, layout, accept)?;
     Ok((params, shape))
 }
 
