@@ -233,6 +233,24 @@ fn switched_modulus_log(n: u64, q: u64, eta: i32, lambda: i32, m: u64, k: u64) -
         .expect("a switch target exists")
 }
 
+/// §6.1, §6.5, §9.3 on the toy set (N = 512, q = 64, η = 4, λ_r = 16, d = 8): the verifier's
+/// base-OT offer, then the public key and the m = d/g chunk ciphertexts in order, and the
+/// announced b. Returns m.
+fn check_query(v: &[Msg], group_size: u64, k: u64, b: u64) -> u64 {
+    assert!(matches!(v[1], Msg::BaseOtOffer(32)), "{:?}", v[1]);
+    let (n, q) = (512u64, 64u64);
+    let m = 8 / group_size;
+    assert_eq!(b, switched_modulus_log(n, q, 4, 16, m, k), "§6.5");
+    for i in 0..=m {
+        let Msg::QueryPart { index, len } = &v[2 + i as usize] else {
+            panic!("query part {i}: {:?}", v[2 + i as usize])
+        };
+        assert_eq!(*index, i);
+        assert_eq!(*len as u64, 16 + n * q / 8, "seed, N coefficients (§6.1)");
+    }
+    m
+}
+
 /// The first case of a transcript vector and its frames decoded, each direction in order.
 fn transcript(name: &str) -> (Value, Vec<Msg>, Vec<Msg>) {
     let path = format!("{}/protocols/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -304,19 +322,10 @@ fn session_transcript_follows_the_spec() {
     assert!((1..=1024).contains(batch) && *round_blocks >= 1);
 
     // §9.3: the verifier's base-OT offer, then the query without waiting.
-    assert!(matches!(v[1], Msg::BaseOtOffer(32)), "{:?}", v[1]);
     assert!(matches!(h[1], Msg::BaseOtReply(4096)), "{:?}", h[1]);
-    let m = d / group_size;
-    // toy: N = 512, q = 64, η = 4, λ_r = 16 (protocols/parameters/toy.json).
-    let (n, q) = (512u64, 64u64);
-    assert_eq!(*b, switched_modulus_log(n, q, 4, 16, m, k), "§6.5");
-    for i in 0..=m {
-        let Msg::QueryPart { index, len } = &v[2 + i as usize] else {
-            panic!("query part {i}: {:?}", v[2 + i as usize])
-        };
-        assert_eq!(*index, i);
-        assert_eq!(*len as u64, 16 + n * q / 8, "seed, N coefficients (§6.1)");
-    }
+    assert_eq!(*d, 8);
+    let m = check_query(&v, *group_size, k, *b);
+    let n = 512u64;
     let mut v_rest = v[2 + m as usize + 1..].iter();
     let mut h_rest = h[2..].iter();
 
@@ -441,15 +450,8 @@ fn classification_transcript_follows_the_spec() {
         h[1]
     );
     assert!(matches!(h[2], Msg::BaseOtReply(4096)));
-    assert!(matches!(v[1], Msg::BaseOtOffer(32)));
-    let (n, q) = (512u64, 64u64);
-    let m = 8 / group_size;
-    assert_eq!(*b, switched_modulus_log(n, q, 4, 16, m, k), "§6.5");
-    for i in 0..=m {
-        assert!(
-            matches!(v[2 + i as usize], Msg::QueryPart { index, len } if index == i && len as u64 == 16 + n * q / 8)
-        );
-    }
+    let m = check_query(&v, *group_size, k, *b);
+    let n = 512u64;
     // One round of one block, one batch.
     let blocks = c.div_ceil(n / group_size);
     assert!(*round_blocks >= blocks);
@@ -520,9 +522,8 @@ fn who_transcript_follows_the_spec() {
     // §15.1: exact.
     assert_eq!(*dropped_bits, 0);
     assert!(matches!(h[1], Msg::BaseOtReply(4096)));
-    let (n, q) = (512u64, 64u64);
-    let m = 8 / group_size;
-    assert_eq!(*b, switched_modulus_log(n, q, 4, 16, m, k), "§6.5");
+    let m = check_query(&v, *group_size, k, *b);
+    let n = 512u64;
     // §15.2: index bits ⌈log2 n′⌉; per score k − 2 ANDs and a half-gate, then 2k + bits ANDs.
     let bits = 64 - (n_scores.max(2) - 1).leading_zeros() as u64;
     let per_score = 16 + 32 * (k - 2) + 32 * (2 * k + bits);
