@@ -161,18 +161,64 @@ impl Layout {
         for (tile, block) in rows.chunks(TILE * d).enumerate() {
             let t0 = tile * TILE;
             let count = block.len() / d;
+            if g == 1 {
+                transpose_rows(block, d, &mut out[t0..], n);
+                continue;
+            }
             for c in 0..m {
                 let dst = &mut out[c * n + t0 * g..c * n + (t0 + count) * g];
-                if g == 1 {
-                    for (o, row) in dst.iter_mut().zip(block.chunks_exact(d)) {
-                        *o = row[c];
-                    }
-                } else {
+                {
                     for (o, row) in dst.chunks_exact_mut(g).zip(block.chunks_exact(d)) {
                         o.copy_from_slice(&row[c * g..(c + 1) * g]);
                     }
                 }
             }
+        }
+    }
+}
+
+/// Writes column c of `rows` (row-major, d bytes per row) to `out[c·stride ..]`, one byte per
+/// row: eight rows by eight columns at a time as an 8×8 byte transpose in 64-bit words (three
+/// rounds of swapping 1-, 2- and 4-byte halves), the rows past a multiple of eight one by one.
+fn transpose_rows(rows: &[i8], d: usize, out: &mut [i8], stride: usize) {
+    let count = rows.len() / d;
+    let whole = count - count % 8;
+    let cols = d - d % 8;
+    for r in (0..whole).step_by(8) {
+        for c in (0..cols).step_by(8) {
+            let mut w: [u64; 8] = std::array::from_fn(|i| {
+                let at = (r + i) * d + c;
+                let bytes: [i8; 8] = rows[at..at + 8].try_into().expect("eight columns");
+                u64::from_le_bytes(bytes.map(|b| b as u8))
+            });
+            for (shift, mask) in [
+                (8, 0x00FF_00FF_00FF_00FF_u64),
+                (16, 0x0000_FFFF_0000_FFFF),
+                (32, 0x0000_0000_FFFF_FFFF),
+            ] {
+                let step = shift / 8;
+                for i in (0..8).filter(|i| i & step == 0) {
+                    let t = ((w[i] >> shift) ^ w[i + step]) & mask;
+                    w[i + step] ^= t;
+                    w[i] ^= t << shift;
+                }
+            }
+            for (j, word) in w.iter().enumerate() {
+                let dst = &mut out[(c + j) * stride + r..][..8];
+                for (o, b) in dst.iter_mut().zip(word.to_le_bytes()) {
+                    *o = b as i8;
+                }
+            }
+        }
+    }
+    for c in cols..d {
+        for r in 0..whole {
+            out[c * stride + r] = rows[r * d + c];
+        }
+    }
+    for r in whole..count {
+        for c in 0..d {
+            out[c * stride + r] = rows[r * d + c];
         }
     }
 }
@@ -298,7 +344,7 @@ mod tests {
     #[test]
     fn block_polynomials_equal_the_chunk_polynomials() {
         let p = ParameterSet::toy();
-        for (d, g) in [(8, 1), (8, 4), (16, 16), (32, 2)] {
+        for (d, g) in [(8, 1), (12, 1), (24, 1), (8, 4), (16, 16), (32, 2)] {
             let l = Layout::new(&p, d, g).unwrap();
             let n = p.n();
             // A partial block: fewer rows than N/g.

@@ -100,10 +100,15 @@ impl RnsNtt {
         );
         for (i, residues) in out.chunks_exact_mut(n).enumerate() {
             let p = PRIMES[i] as i64;
-            for (r, &c) in residues.iter_mut().zip(coeffs) {
-                let c = c as i64;
-                *r = (c + ((c >> 63) & p)) as u64;
-            }
+            with_wide_simd(
+                #[inline(always)]
+                || {
+                    for (r, &c) in residues.iter_mut().zip(coeffs) {
+                        let c = c as i64;
+                        *r = (c + ((c >> 63) & p)) as u64;
+                    }
+                },
+            );
             self.plans[i].fwd(residues);
         }
     }
@@ -189,6 +194,17 @@ impl RnsNtt {
     }
 }
 
+/// Runs `f` compiled for x86-64-v4 (AVX-512) when this CPU has it, so that the loops inside
+/// vectorise with 512-bit registers; as it is otherwise.
+#[inline(always)]
+pub(crate) fn with_wide_simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        return simd.vectorize(f);
+    }
+    f()
+}
+
 /// x mod p for a signed x (multiply-based remainder; small values take a shortcut).
 #[inline(always)]
 fn reduce_signed(x: i64, div: Div64) -> u64 {
@@ -230,61 +246,75 @@ pub fn crt(a: u64, b: u64) -> i128 {
 /// Coefficients per tile of the accumulation layouts (one 512-bit register of u64).
 pub const LANES: usize = 8;
 
-/// Writes the residues of consecutive chunks (`srcs[i]`, `[row][N]`, is chunk `first + i`) into
-/// the tile-major layout `[tile][chunk][row][LANES]`, tile by tile in parallel: each tile's
-/// part of the batch is one contiguous run, so the writes stream instead of striding.
-pub fn scatter_chunks(srcs: &[Vec<u64>], n: usize, first: usize, chunks: usize, dest: &mut [u64]) {
+/// Writes the residues of consecutive chunks (`batch` is `[chunk][row][N]`; its chunk i is
+/// chunk `first + i`) into the tile-major layout `[tile][chunk][row][LANES]`, tile by tile in
+/// parallel: each tile's part of the batch is one contiguous run, so the writes stream instead
+/// of striding.
+pub fn scatter_chunks(
+    batch: &[u64],
+    (n, rows): (usize, usize),
+    first: usize,
+    chunks: usize,
+    dest: &mut [u64],
+) {
     use rayon::prelude::*;
-    let Some(rows) = check_scatter(srcs, n, first, chunks, dest) else {
-        return;
-    };
+    check_scatter(batch, (n, rows), first, chunks, dest);
     dest.par_chunks_mut(chunks * rows * LANES)
         .enumerate()
-        .for_each(|(tile, part)| scatter_tile(srcs, n, first, rows, tile, part));
+        .for_each(|(tile, part)| scatter_tile(batch, (n, rows), first, tile, part));
 }
 
 /// [`scatter_chunks`] on the calling thread (for a block transformed inside a response, which
 /// is already one of many parallel tasks).
 pub fn scatter_chunks_here(
-    srcs: &[Vec<u64>],
-    n: usize,
+    batch: &[u64],
+    (n, rows): (usize, usize),
     first: usize,
     chunks: usize,
     dest: &mut [u64],
 ) {
-    let Some(rows) = check_scatter(srcs, n, first, chunks, dest) else {
-        return;
-    };
-    for (tile, part) in dest.chunks_mut(chunks * rows * LANES).enumerate() {
-        scatter_tile(srcs, n, first, rows, tile, part);
-    }
+    check_scatter(batch, (n, rows), first, chunks, dest);
+    with_wide_simd(
+        #[inline(always)]
+        || {
+            for (tile, part) in dest.chunks_mut(chunks * rows * LANES).enumerate() {
+                scatter_tile(batch, (n, rows), first, tile, part);
+            }
+        },
+    );
 }
 
-/// The rows per chunk of a batch to scatter (None for an empty batch), after checking sizes.
+/// Checks the sizes of a batch to scatter.
 fn check_scatter(
-    srcs: &[Vec<u64>],
-    n: usize,
+    batch: &[u64],
+    (n, rows): (usize, usize),
     first: usize,
     chunks: usize,
     dest: &[u64],
-) -> Option<usize> {
-    let rows = srcs.first()?.len() / n;
+) {
+    assert!(batch.len().is_multiple_of(rows * n), "whole chunks");
     assert_eq!(dest.len(), chunks * rows * n, "tile layout length");
-    assert!(first + srcs.len() <= chunks, "chunks past the layout");
-    Some(rows)
+    assert!(
+        first + batch.len() / (rows * n) <= chunks,
+        "chunks past the layout"
+    );
 }
 
 /// One tile's run of a batch: `part` is the tile's `[chunk][row][LANES]`.
+#[inline(always)]
 fn scatter_tile(
-    srcs: &[Vec<u64>],
-    n: usize,
+    batch: &[u64],
+    (n, rows): (usize, usize),
     first: usize,
-    rows: usize,
     tile: usize,
     part: &mut [u64],
 ) {
-    let run = &mut part[first * rows * LANES..(first + srcs.len()) * rows * LANES];
-    for (src, out) in srcs.iter().zip(run.chunks_exact_mut(rows * LANES)) {
+    let count = batch.len() / (rows * n);
+    let run = &mut part[first * rows * LANES..(first + count) * rows * LANES];
+    for (src, out) in batch
+        .chunks_exact(rows * n)
+        .zip(run.chunks_exact_mut(rows * LANES))
+    {
         for (row, lanes) in src.chunks_exact(n).zip(out.chunks_exact_mut(LANES)) {
             lanes.copy_from_slice(&row[tile * LANES..(tile + 1) * LANES]);
         }

@@ -128,18 +128,19 @@ fn the_64_bit_digit_split_agrees_with_the_general_one() {
 #[test]
 fn batch_scatters_equal_the_per_chunk_one() {
     let (n, chunks, rows) = (64usize, 10usize, 3usize);
-    let srcs: Vec<Vec<u64>> = (0..chunks)
-        .map(|c| (0..rows * n).map(|i| (c * 1000 + i) as u64).collect())
+    let srcs: Vec<u64> = (0..chunks * rows * n)
+        .map(|i| ((i / (rows * n)) * 1000 + i % (rows * n)) as u64)
         .collect();
     let mut want = vec![0u64; chunks * rows * n];
-    for (c, src) in srcs.iter().enumerate() {
+    for (c, src) in srcs.chunks_exact(rows * n).enumerate() {
         scatter_tiles(src, n, c, chunks, &mut want);
     }
     // In two batches (4 then 6 chunks), in parallel and on the calling thread.
     let (mut par, mut here) = (vec![0u64; want.len()], vec![0u64; want.len()]);
-    for (first, batch) in [(0, &srcs[..4]), (4, &srcs[4..])] {
-        scatter_chunks(batch, n, first, chunks, &mut par);
-        scatter_chunks_here(batch, n, first, chunks, &mut here);
+    let (a, b) = srcs.split_at(4 * rows * n);
+    for (first, batch) in [(0, a), (4, b)] {
+        scatter_chunks(batch, (n, rows), first, chunks, &mut par);
+        scatter_chunks_here(batch, (n, rows), first, chunks, &mut here);
     }
     assert_eq!(par, want);
     assert_eq!(here, want);
