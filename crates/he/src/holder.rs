@@ -18,7 +18,7 @@ use crate::{Query, ResponseBlock, SessionShape};
 
 /// Most blocks processed together: one pass over the query transform (hundreds of MB at g = 1)
 /// serves all of them, so the query is read from memory once per group instead of per block.
-const MAX_GROUP_BLOCKS: usize = 16;
+const MAX_GROUP_BLOCKS: usize = 32;
 
 /// Most blocks transformed together for a gallery kept as rows: each block's transform is
 /// 8·d·N/g bytes (32 MB at d = 512, g = 1) of the thread's memory, against the query's
