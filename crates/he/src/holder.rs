@@ -18,6 +18,8 @@ use crate::{Query, ResponseBlock, SessionShape};
 
 /// Most blocks processed together: one pass over the query transform (hundreds of MB at g = 1)
 /// serves all of them, so the query is read from memory once per group instead of per block.
+/// At d = 512, g = 1 on one core (32 blocks) 16 measured 0.69 µs per vector, 32 0.64 and 64
+/// no better; a group's outputs take 8·6·N bytes per block (12.6 MB at 32).
 const MAX_GROUP_BLOCKS: usize = 32;
 
 /// Most blocks transformed together for a gallery kept as rows: each block's transform is
