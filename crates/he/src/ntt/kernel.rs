@@ -96,7 +96,7 @@ mod ifma {
     /// 0.64–0.69 µs per vector; T0 16 + T1 128 0.59–0.65; T0 24 + T1 256 0.54–0.59;
     /// T0 32 + T1 256 0.535–0.552.
     const NEAR: usize = 32;
-    /// See [`NEAR`].
+    /// See `NEAR`.
     const FAR: usize = 256;
 
     pulp::simd_type! {
