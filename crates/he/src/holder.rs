@@ -11,7 +11,7 @@ use tfhe::core_crypto::prelude::{DefaultRandomGenerator, TUniform};
 use crate::HolderBlock;
 use crate::error::{HeError, Result};
 use crate::masking::{Masker, ResponseOptions};
-use crate::ntt::{Accumulate, Rns, RnsNtt, scatter_chunks, scatter_tiles};
+use crate::ntt::{Accumulate, Rns, RnsNtt, ScatterOn, scatter_chunks, scatter_tiles};
 use crate::packed::PackedGallery;
 use crate::params::ParameterSet;
 use crate::{Query, ResponseBlock, SessionShape};
@@ -87,12 +87,14 @@ impl HolderQuery {
                 .par_chunks_exact_mut(2 * half)
                 .zip(batch)
                 .for_each(|(out, ct)| transform(ct, out));
+            let rows = (n, 2 * rns.rows());
             scatter_chunks(
                 residues,
-                (n, 2 * rns.rows()),
+                rows,
                 b * BATCH,
                 m,
                 &mut transformed,
+                ScatterOn::Pool,
             );
         }
         let mut pk = vec![0u64; 2 * half];

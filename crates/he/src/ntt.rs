@@ -246,42 +246,39 @@ pub fn crt(a: u64, b: u64) -> i128 {
 /// Coefficients per tile of the accumulation layouts (one 512-bit register of u64).
 pub const LANES: usize = 8;
 
+/// Where [`scatter_chunks`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScatterOn {
+    /// Tile by tile on rayon's pool (the query's transform, done once per query).
+    Pool,
+    /// On the calling thread (a block transformed inside a response, which is already one of
+    /// many parallel tasks).
+    Caller,
+}
+
 /// Writes the residues of consecutive chunks (`batch` is `[chunk][row][N]`; its chunk i is
-/// chunk `first + i`) into the tile-major layout `[tile][chunk][row][LANES]`, tile by tile in
-/// parallel: each tile's part of the batch is one contiguous run, so the writes stream instead
-/// of striding.
+/// chunk `first + i`) into the tile-major layout `[tile][chunk][row][LANES]`: each tile's part
+/// of the batch is one contiguous run, so the writes stream instead of striding.
 pub fn scatter_chunks(
     batch: &[u64],
     (n, rows): (usize, usize),
     first: usize,
     chunks: usize,
     dest: &mut [u64],
+    on: ScatterOn,
 ) {
     use rayon::prelude::*;
     check_scatter(batch, (n, rows), first, chunks, dest);
-    dest.par_chunks_mut(chunks * rows * LANES)
-        .enumerate()
-        .for_each(|(tile, part)| scatter_tile(batch, (n, rows), first, tile, part));
-}
-
-/// [`scatter_chunks`] on the calling thread (for a block transformed inside a response, which
-/// is already one of many parallel tasks).
-pub fn scatter_chunks_here(
-    batch: &[u64],
-    (n, rows): (usize, usize),
-    first: usize,
-    chunks: usize,
-    dest: &mut [u64],
-) {
-    check_scatter(batch, (n, rows), first, chunks, dest);
-    with_wide_simd(
-        #[inline(always)]
-        || {
-            for (tile, part) in dest.chunks_mut(chunks * rows * LANES).enumerate() {
-                scatter_tile(batch, (n, rows), first, tile, part);
-            }
-        },
-    );
+    let parts = chunks * rows * LANES;
+    let tile =
+        |(tile, part): (usize, &mut [u64])| scatter_tile(batch, (n, rows), first, tile, part);
+    match on {
+        ScatterOn::Pool => dest.par_chunks_mut(parts).enumerate().for_each(tile),
+        ScatterOn::Caller => with_wide_simd(
+            #[inline(always)]
+            || dest.chunks_mut(parts).enumerate().for_each(tile),
+        ),
+    }
 }
 
 /// Checks the sizes of a batch to scatter.

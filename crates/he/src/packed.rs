@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::error::{HeError, Result};
 use crate::layout::Layout;
-use crate::ntt::{RnsNtt, scatter_chunks_here};
+use crate::ntt::{RnsNtt, ScatterOn, scatter_chunks};
 use crate::quantise::check_quantised;
 
 /// Quantised gallery rows kept outside the process's memory (a file the OS caches), read a
@@ -334,7 +334,7 @@ fn transform_block_into(
             {
                 ntt.forward_i8(poly, r);
             }
-            scatter_chunks_here(residues, (n, primes), b * BATCH, m, out);
+            scatter_chunks(residues, (n, primes), b * BATCH, m, out, ScatterOn::Caller);
         }
     });
 }

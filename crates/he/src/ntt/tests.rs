@@ -139,8 +139,15 @@ fn batch_scatters_equal_the_per_chunk_one() {
     let (mut par, mut here) = (vec![0u64; want.len()], vec![0u64; want.len()]);
     let (a, b) = srcs.split_at(4 * rows * n);
     for (first, batch) in [(0, a), (4, b)] {
-        scatter_chunks(batch, (n, rows), first, chunks, &mut par);
-        scatter_chunks_here(batch, (n, rows), first, chunks, &mut here);
+        scatter_chunks(batch, (n, rows), first, chunks, &mut par, ScatterOn::Pool);
+        scatter_chunks(
+            batch,
+            (n, rows),
+            first,
+            chunks,
+            &mut here,
+            ScatterOn::Caller,
+        );
     }
     assert_eq!(par, want);
     assert_eq!(here, want);
