@@ -29,8 +29,7 @@ use rand::{CryptoRng, Rng};
 use crate::circuit::{bit_columns, borrow_carries, reconstruct_score};
 use crate::error::{GcError, Result};
 use crate::fancy::Fancy;
-use crate::garble::{Evaluator, Garbler};
-use crate::twoparty::{evaluator_inputs, garbler_inputs};
+use crate::sides::{EvaluatorSide, GarblerSide};
 
 /// The public description of an argmax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,8 +243,7 @@ fn index_of(bits: &[bool]) -> u32 {
 /// extension for k·C OTs in, the tables out), then the output (spec §13.3). The class biases
 /// are the garbler's and enter only its offsets.
 pub struct ArgmaxGarbler<C: Channel, O: BorrowMut<IknpSender>> {
-    garbler: Garbler<C>,
-    ot: O,
+    side: GarblerSide<C, O>,
     spec: ArgmaxSpec,
     biases: Vec<i64>,
     outputs: Option<Vec<Block>>,
@@ -262,10 +260,8 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ArgmaxGarbler<C, O> {
                 spec.classes
             )));
         }
-        let garbler = Garbler::new(channel, ot.borrow().delta());
         Ok(Self {
-            garbler,
-            ot,
+            side: GarblerSide::new(channel, ot),
             spec,
             biases,
             outputs: None,
@@ -274,7 +270,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ArgmaxGarbler<C, O> {
 
     /// The channel, for the caller's own messages between pieces.
     pub fn channel(&mut self) -> &mut C {
-        self.garbler.channel()
+        self.side.channel()
     }
 
     /// Scores in the one batch: C.
@@ -292,10 +288,10 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ArgmaxGarbler<C, O> {
             )));
         }
         let k = self.spec.share_bits as usize;
-        let inputs = garbler_inputs(self.ot.borrow_mut(), self.garbler.channel(), k, masks.len())?;
+        let inputs = self.side.inputs(k, masks.len())?;
         let offsets = self.spec.offset_bits(masks, &self.biases);
         let offsets: Vec<&[bool]> = offsets.iter().map(Vec::as_slice).collect();
-        let out = argmax(&mut self.garbler, &self.spec, &inputs, &offsets)?;
+        let out = argmax(&mut self.side.garbler, &self.spec, &inputs, &offsets)?;
         self.outputs = Some(out);
         Ok(())
     }
@@ -308,7 +304,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ArgmaxGarbler<C, O> {
             .take()
             .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
         if reveal_to_evaluator {
-            self.garbler.output(&out)?;
+            self.side.garbler.output(&out)?;
         }
         Ok(out)
     }
@@ -316,31 +312,20 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ArgmaxGarbler<C, O> {
     /// Reads the evaluator's output labels (16 bytes each) and decodes the class index: an
     /// error unless each is one of its wire's two labels.
     pub fn decode_returned(&mut self, out: &[Block]) -> Result<u32> {
-        let mut bits = Vec::with_capacity(out.len());
-        for &zero in out {
-            let mut bytes = [0u8; 16];
-            self.garbler.channel().read_bytes(&mut bytes)?;
-            bits.push(
-                self.garbler
-                    .decode_returned_label(zero, Block::from_bytes(bytes))?,
-            );
-        }
-        Ok(index_of(&bits))
+        Ok(index_of(&self.side.returned_bits(out)?))
     }
 
     /// Sends the decode bits (with output to both, after the evaluator's labels came back).
     pub fn send_decode(&mut self, out: &[Block]) -> Result<()> {
-        self.garbler.output(out)?;
+        self.side.garbler.output(out)?;
         Ok(())
     }
 }
 
 /// The evaluator's side of a two-party argmax (see [`ArgmaxGarbler`]).
 pub struct ArgmaxEvaluator<C: Channel, O: BorrowMut<IknpReceiver>> {
-    evaluator: Evaluator<C>,
-    ot: O,
+    side: EvaluatorSide<C, O>,
     spec: ArgmaxSpec,
-    pending: Option<Vec<Vec<Block>>>,
     outputs: Option<Vec<Block>>,
 }
 
@@ -349,17 +334,15 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ArgmaxEvaluator<C, O> {
     pub fn new(channel: C, ot: O, spec: ArgmaxSpec) -> Result<Self> {
         spec.validate()?;
         Ok(Self {
-            evaluator: Evaluator::new(channel),
-            ot,
+            side: EvaluatorSide::new(channel, ot),
             spec,
-            pending: None,
             outputs: None,
         })
     }
 
     /// The channel, for the caller's own messages between pieces.
     pub fn channel(&mut self) -> &mut C {
-        self.evaluator.channel()
+        self.side.channel()
     }
 
     /// Scores in the one batch: C.
@@ -369,38 +352,32 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ArgmaxEvaluator<C, O> {
 
     /// Batches requested whose tables have not been absorbed (0 or 1).
     pub fn pending(&self) -> usize {
-        usize::from(self.pending.is_some())
+        self.side.pending()
     }
 
     /// The batch of all C shares: writes the extension columns and correction bits for k·C
     /// OTs and keeps the labels until the tables arrive.
     pub fn request<R: Rng + CryptoRng>(&mut self, shares: &[u32], rng: &mut R) -> Result<()> {
-        if shares.len() != self.spec.classes || self.pending.is_some() || self.outputs.is_some() {
+        if shares.len() != self.spec.classes || self.side.pending() != 0 || self.outputs.is_some() {
             return Err(GcError::InvalidParameter(format!(
                 "an argmax takes one batch of {} scores",
                 self.spec.classes
             )));
         }
-        let k = self.spec.share_bits as usize;
-        let labels = evaluator_inputs(
-            self.ot.borrow_mut(),
-            self.evaluator.channel(),
-            k,
-            shares,
-            rng,
-        )?;
-        self.pending = Some(labels);
-        Ok(())
+        self.side
+            .request(self.spec.share_bits as usize, shares, rng)
     }
 
     /// Evaluates the circuit, reading its tables.
     pub fn absorb(&mut self) -> Result<()> {
-        let labels = self
-            .pending
-            .take()
-            .ok_or_else(|| GcError::InvalidParameter("no batch was requested".to_owned()))?;
+        let (_, labels) = self.side.next_batch()?;
         let hidden = vec![(); self.spec.share_bits as usize];
-        self.outputs = Some(argmax(&mut self.evaluator, &self.spec, &labels, &hidden)?);
+        self.outputs = Some(argmax(
+            &mut self.side.evaluator,
+            &self.spec,
+            &labels,
+            &hidden,
+        )?);
         Ok(())
     }
 
@@ -411,23 +388,14 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ArgmaxEvaluator<C, O> {
             .take()
             .ok_or_else(|| GcError::InvalidParameter("the circuit was not evaluated".into()))?;
         if reveal_to_garbler {
-            for label in &out {
-                self.evaluator.channel().write_bytes(&label.to_bytes())?;
-            }
-            self.evaluator.channel().flush()?;
+            self.side.send_labels(&out)?;
         }
         Ok(out)
     }
 
     /// Reads the decode bits of the output wires and returns the class index.
     pub fn decode(&mut self, out: &[Block]) -> Result<u32> {
-        let bits: Vec<bool> = self
-            .evaluator
-            .output(out)?
-            .into_iter()
-            .map(|b| b.expect("the evaluator learns its output"))
-            .collect();
-        Ok(index_of(&bits))
+        Ok(index_of(&self.side.decode(out)?))
     }
 }
 

@@ -31,6 +31,7 @@ pub mod error;
 pub mod fancy;
 pub mod garble;
 pub mod hash;
+mod sides;
 pub mod twoparty;
 pub mod who;
 

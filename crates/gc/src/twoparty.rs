@@ -12,15 +12,14 @@
 //! the evaluator cannot withhold the result from it.
 
 use std::borrow::BorrowMut;
-use std::collections::VecDeque;
 
-use privface_ot::{Block, Channel, IknpReceiver, IknpSender, apply_corrections, send_corrections};
+use privface_ot::{Block, Channel, IknpReceiver, IknpSender};
 use rand::{CryptoRng, Rng};
 
 use crate::circuit::{ThresholdSpec, offset_bits, or, or_lanes, threshold_batch};
 use crate::error::{GcError, Result};
 use crate::fancy::Fancy;
-use crate::garble::{Evaluator, Garbler};
+use crate::sides::{EvaluatorSide, GarblerSide};
 
 /// Scores per batch unless the caller picks another size.
 pub const DEFAULT_BATCH: usize = 1024;
@@ -52,46 +51,6 @@ impl Reveal {
 pub struct GarblerOutcome {
     /// The decision, when the evaluator sent its output label back.
     pub result: Option<bool>,
-}
-
-/// Wire labels for a batch laid out as `[bit][lane]` from OT outputs laid out lane-major.
-fn columns(labels: &[Block], k: usize) -> Vec<Vec<Block>> {
-    let lanes = labels.len() / k;
-    (0..k)
-        .map(|i| (0..lanes).map(|t| labels[t * k + i]).collect())
-        .collect()
-}
-
-/// The garbler's zero labels of a batch's evaluator inputs, `[bit][lane]`: reads the
-/// evaluator's extension columns and correction bits for `k·lanes` OTs (spec §7.2, §8.2).
-pub(crate) fn garbler_inputs<C: Channel>(
-    ot: &mut IknpSender,
-    channel: &mut C,
-    k: usize,
-    lanes: usize,
-) -> Result<Vec<Vec<Block>>> {
-    let delta = ot.delta();
-    let mut zero = ot.extend(channel, k * lanes)?;
-    apply_corrections(channel, delta, &mut zero)?;
-    Ok(columns(&zero, k))
-}
-
-/// The evaluator's labels of its k-bit inputs `values`, `[bit][lane]`: writes the extension
-/// columns and the correction bits that turn its random choices into the values' bits.
-pub(crate) fn evaluator_inputs<C: Channel, R: Rng + CryptoRng>(
-    ot: &mut IknpReceiver,
-    channel: &mut C,
-    k: usize,
-    values: &[u32],
-    rng: &mut R,
-) -> Result<Vec<Vec<Block>>> {
-    let (choices, labels) = ot.extend(channel, k * values.len(), rng)?;
-    let wanted: Vec<bool> = values
-        .iter()
-        .flat_map(|&v| (0..k).map(move |i| v >> i & 1 == 1))
-        .collect();
-    send_corrections(channel, &wanted, &choices)?;
-    Ok(columns(&labels, k))
 }
 
 fn check(spec: &ThresholdSpec, count: usize, batch: usize) -> Result<()> {
@@ -132,8 +91,7 @@ fn accumulate<F: Fancy>(
 /// [`ThresholdOrGarbler::garble_batch`] once per extension request,
 /// [`ThresholdOrGarbler::close`], and [`ThresholdOrGarbler::decode_returned`].
 pub struct ThresholdOrGarbler<C: Channel, O: BorrowMut<IknpSender>> {
-    garbler: Garbler<C>,
-    ot: O,
+    side: GarblerSide<C, O>,
     spec: ThresholdSpec,
     batch: usize,
     acc: Option<Vec<Block>>,
@@ -143,10 +101,8 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
     /// Starts a comparison over `channel` with an extension sender already set up.
     pub fn new(channel: C, ot: O, spec: ThresholdSpec, batch: usize) -> Result<Self> {
         check(&spec, 1, batch)?;
-        let garbler = Garbler::new(channel, ot.borrow().delta());
         Ok(Self {
-            garbler,
-            ot,
+            side: GarblerSide::new(channel, ot),
             spec,
             batch,
             acc: None,
@@ -155,7 +111,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
 
     /// The channel, for the caller's own messages between pieces.
     pub fn channel(&mut self) -> &mut C {
-        self.garbler.channel()
+        self.side.channel()
     }
 
     /// The batch size.
@@ -167,7 +123,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
     pub fn feed(&mut self, masks: &[u32]) -> Result<()> {
         for r in masks.chunks(self.batch) {
             self.garble_batch(r)?;
-            self.garbler.channel().flush()?;
+            self.side.channel().flush()?;
         }
         Ok(())
     }
@@ -183,11 +139,12 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
             )));
         }
         let k = self.spec.share_bits as usize;
-        let inputs = garbler_inputs(self.ot.borrow_mut(), self.garbler.channel(), k, masks.len())?;
+        let inputs = self.side.inputs(k, masks.len())?;
         let neg = offset_bits(masks, &self.spec);
         let neg: Vec<&[bool]> = neg.iter().map(Vec::as_slice).collect();
-        let m = threshold_batch(&mut self.garbler, &self.spec, &inputs, &neg)?;
-        self.acc = Some(accumulate(&mut self.garbler, self.acc.take(), m)?);
+        let garbler = &mut self.side.garbler;
+        let m = threshold_batch(garbler, &self.spec, &inputs, &neg)?;
+        self.acc = Some(accumulate(garbler, self.acc.take(), m)?);
         Ok(())
     }
 
@@ -198,9 +155,9 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
             .acc
             .take()
             .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
-        let out = or_lanes(&mut self.garbler, acc)?;
+        let out = or_lanes(&mut self.side.garbler, acc)?;
         if reveal_to_evaluator {
-            self.garbler.output(std::slice::from_ref(&out))?;
+            self.side.garbler.output(std::slice::from_ref(&out))?;
         }
         Ok(out)
     }
@@ -208,16 +165,13 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
     /// Reads the evaluator's output label (16 bytes) and decodes it against the output wire's
     /// zero label `out`: an error unless it is one of the wire's two labels.
     pub fn decode_returned(&mut self, out: Block) -> Result<bool> {
-        let mut bytes = [0u8; 16];
-        self.garbler.channel().read_bytes(&mut bytes)?;
-        self.garbler
-            .decode_returned_label(out, Block::from_bytes(bytes))
+        Ok(self.side.returned_bits(&[out])?[0])
     }
 
     /// Sends the decode bit of the output wire `out` (when both learn the bit, only after the
     /// evaluator's label has come back, so the garbler learns first).
     pub fn send_decode(&mut self, out: Block) -> Result<()> {
-        self.garbler.output(std::slice::from_ref(&out))?;
+        self.side.garbler.output(std::slice::from_ref(&out))?;
         Ok(())
     }
 
@@ -225,7 +179,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
     /// When both do, the evaluator's label is read first and the decode bit sent after it.
     pub fn finish(mut self, reveal: Reveal) -> Result<GarblerOutcome> {
         let out = self.close(reveal.evaluator && !reveal.garbler)?;
-        self.garbler.channel().flush()?;
+        self.side.channel().flush()?;
         let result = if reveal.garbler {
             Some(self.decode_returned(out)?)
         } else {
@@ -233,7 +187,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
         };
         if reveal.evaluator && reveal.garbler {
             self.send_decode(out)?;
-            self.garbler.channel().flush()?;
+            self.side.channel().flush()?;
         }
         Ok(GarblerOutcome { result })
     }
@@ -246,12 +200,10 @@ impl<C: Channel, O: BorrowMut<IknpSender>> ThresholdOrGarbler<C, O> {
 /// for a batch (possibly several ahead), [`ThresholdOrEvaluator::absorb`] when that batch's
 /// tables arrive (oldest request first), then [`ThresholdOrEvaluator::finish`].
 pub struct ThresholdOrEvaluator<C: Channel, O: BorrowMut<IknpReceiver>> {
-    evaluator: Evaluator<C>,
-    ot: O,
+    side: EvaluatorSide<C, O>,
     spec: ThresholdSpec,
     batch: usize,
     acc: Option<Vec<Block>>,
-    pending: VecDeque<Vec<Vec<Block>>>,
 }
 
 impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
@@ -259,18 +211,16 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
     pub fn new(channel: C, ot: O, spec: ThresholdSpec, batch: usize) -> Result<Self> {
         check(&spec, 1, batch)?;
         Ok(Self {
-            evaluator: Evaluator::new(channel),
-            ot,
+            side: EvaluatorSide::new(channel, ot),
             spec,
             batch,
             acc: None,
-            pending: VecDeque::new(),
         })
     }
 
     /// The channel, for the caller's own messages between pieces.
     pub fn channel(&mut self) -> &mut C {
-        self.evaluator.channel()
+        self.side.channel()
     }
 
     /// The batch size.
@@ -280,7 +230,7 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
 
     /// Batches requested whose tables have not been absorbed yet.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.side.pending()
     }
 
     /// Compares the next scores, given by the verifier's shares s_t (blocking channel, one
@@ -288,7 +238,7 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
     pub fn feed<R: Rng + CryptoRng>(&mut self, shares: &[u32], rng: &mut R) -> Result<()> {
         for s in shares.chunks(self.batch) {
             self.request(s, rng)?;
-            self.evaluator.channel().flush()?;
+            self.side.channel().flush()?;
             self.absorb()?;
         }
         Ok(())
@@ -304,27 +254,17 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
                 self.batch
             )));
         }
-        let k = self.spec.share_bits as usize;
-        let labels = evaluator_inputs(
-            self.ot.borrow_mut(),
-            self.evaluator.channel(),
-            k,
-            shares,
-            rng,
-        )?;
-        self.pending.push_back(labels);
-        Ok(())
+        self.side
+            .request(self.spec.share_bits as usize, shares, rng)
     }
 
     /// Evaluates the oldest requested batch, reading its garbled tables.
     pub fn absorb(&mut self) -> Result<()> {
-        let labels = self
-            .pending
-            .pop_front()
-            .ok_or_else(|| GcError::InvalidParameter("no batch was requested".to_owned()))?;
+        let (_, labels) = self.side.next_batch()?;
         let hidden = vec![(); self.spec.share_bits as usize];
-        let m = threshold_batch(&mut self.evaluator, &self.spec, &labels, &hidden)?;
-        self.acc = Some(accumulate(&mut self.evaluator, self.acc.take(), m)?);
+        let evaluator = &mut self.side.evaluator;
+        let m = threshold_batch(evaluator, &self.spec, &labels, &hidden)?;
+        self.acc = Some(accumulate(evaluator, self.acc.take(), m)?);
         Ok(())
     }
 
@@ -332,28 +272,26 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> ThresholdOrEvaluator<C, O> {
     /// flushed) to the channel. Returns the output wire's label, for
     /// [`ThresholdOrEvaluator::decode`].
     pub fn close(&mut self, reveal_to_garbler: bool) -> Result<Block> {
-        if !self.pending.is_empty() {
+        if self.side.pending() != 0 {
             return Err(GcError::InvalidParameter(format!(
                 "{} requested batches not evaluated",
-                self.pending.len()
+                self.side.pending()
             )));
         }
         let acc = self
             .acc
             .take()
             .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
-        let out = or_lanes(&mut self.evaluator, acc)?;
+        let out = or_lanes(&mut self.side.evaluator, acc)?;
         if reveal_to_garbler {
-            self.evaluator.channel().write_bytes(&out.to_bytes())?;
-            self.evaluator.channel().flush()?;
+            self.side.send_labels(&[out])?;
         }
         Ok(out)
     }
 
     /// Reads the decode bit of the output wire and returns the bit.
     pub fn decode(&mut self, out: Block) -> Result<bool> {
-        Ok(self.evaluator.output(std::slice::from_ref(&out))?[0]
-            .expect("the evaluator learns its output"))
+        Ok(self.side.decode(&[out])?[0])
     }
 
     /// The OR tree and the output: the bit when `reveal` lets the evaluator learn it. When the

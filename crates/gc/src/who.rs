@@ -22,7 +22,6 @@
 //! and nothing else; it never sees the index bits themselves.
 
 use std::borrow::BorrowMut;
-use std::collections::VecDeque;
 
 use privface_ot::{Block, Channel, IknpReceiver, IknpSender};
 use rand::{CryptoRng, Rng};
@@ -31,8 +30,7 @@ use crate::argmax::{less_than, select};
 use crate::circuit::{ThresholdSpec, bit_columns, borrow_carries, offset_bits, reconstruct_score};
 use crate::error::{GcError, Result};
 use crate::fancy::Fancy;
-use crate::garble::{Evaluator, Garbler};
-use crate::twoparty::{evaluator_inputs, garbler_inputs};
+use crate::sides::{EvaluatorSide, GarblerSide};
 pub use table::{
     ENTRY_BYTES, ENTRY_CONTENT, entry_plaintext, open_entry, read_entry, seal_table, table_position,
 };
@@ -47,6 +45,17 @@ pub struct WhoSpec {
 }
 
 impl WhoSpec {
+    /// Checks the spec and a batch size for either side.
+    fn check(&self, batch: usize) -> Result<()> {
+        self.threshold.validate()?;
+        if self.scores == 0 || batch == 0 {
+            return Err(GcError::InvalidParameter(
+                "no scores or batch size 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Bits of a score index: ⌈log2 n′⌉, at least 1.
     pub fn index_bits(&self) -> usize {
         (usize::BITS - (self.scores.max(2) - 1).leading_zeros()) as usize
@@ -185,8 +194,7 @@ pub fn who_finish<F: Fancy>(
 
 /// The garbler's side, batch by batch (as [`crate::ThresholdOrGarbler`]).
 pub struct WhoGarbler<C: Channel, O: BorrowMut<IknpSender>> {
-    garbler: Garbler<C>,
-    ot: O,
+    side: GarblerSide<C, O>,
     spec: WhoSpec,
     batch: usize,
     first: usize,
@@ -196,16 +204,9 @@ pub struct WhoGarbler<C: Channel, O: BorrowMut<IknpSender>> {
 impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
     /// Starts over `channel` with an extension sender already set up.
     pub fn new(channel: C, ot: O, spec: WhoSpec, batch: usize) -> Result<Self> {
-        spec.threshold.validate()?;
-        if spec.scores == 0 || batch == 0 {
-            return Err(GcError::InvalidParameter(
-                "no scores or batch size 0".into(),
-            ));
-        }
-        let garbler = Garbler::new(channel, ot.borrow().delta());
+        spec.check(batch)?;
         Ok(Self {
-            garbler,
-            ot,
+            side: GarblerSide::new(channel, ot),
             spec,
             batch,
             first: 0,
@@ -215,7 +216,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
 
     /// The channel.
     pub fn channel(&mut self) -> &mut C {
-        self.garbler.channel()
+        self.side.channel()
     }
 
     /// The batch size.
@@ -237,11 +238,11 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
             )));
         }
         let k = self.spec.threshold.share_bits as usize;
-        let inputs = garbler_inputs(self.ot.borrow_mut(), self.garbler.channel(), k, masks.len())?;
+        let inputs = self.side.inputs(k, masks.len())?;
         let w = offset_bits(masks, &self.spec.threshold);
         let w: Vec<&[bool]> = w.iter().map(Vec::as_slice).collect();
         let running = who_batch(
-            &mut self.garbler,
+            &mut self.side.garbler,
             &self.spec,
             self.running.take(),
             self.first,
@@ -260,9 +261,9 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
             .running
             .take()
             .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
-        let out = who_finish(&mut self.garbler, running)?;
+        let out = who_finish(&mut self.side.garbler, running)?;
         if reveal_to_evaluator {
-            self.garbler.output(&out[..1])?;
+            self.side.garbler.output(&out[..1])?;
         }
         Ok(out)
     }
@@ -270,15 +271,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
     /// Reads the evaluator's returned labels (valid and index, 16 bytes each) and decodes them:
     /// the winning index, or None for no match.
     pub fn decode_returned(&mut self, out: &[Block]) -> Result<Option<u32>> {
-        let mut bits = Vec::with_capacity(out.len());
-        for &zero in out {
-            let mut bytes = [0u8; 16];
-            self.garbler.channel().read_bytes(&mut bytes)?;
-            bits.push(
-                self.garbler
-                    .decode_returned_label(zero, Block::from_bytes(bytes))?,
-            );
-        }
+        let bits = self.side.returned_bits(out)?;
         let index = bits[1..]
             .iter()
             .enumerate()
@@ -289,7 +282,7 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
 
     /// Sends the decode bit of `valid` (output to both, after the labels came back).
     pub fn send_decode(&mut self, out: &[Block]) -> Result<()> {
-        self.garbler.output(&out[..1])?;
+        self.side.garbler.output(&out[..1])?;
         Ok(())
     }
 
@@ -299,44 +292,35 @@ impl<C: Channel, O: BorrowMut<IknpSender>> WhoGarbler<C, O> {
         out: &[Block],
         entry: &(dyn Fn(usize) -> [u8; ENTRY_BYTES] + Sync),
     ) -> Vec<u8> {
-        seal_table(self.garbler.delta().block(), &out[1..], entry)
+        seal_table(self.side.garbler.delta().block(), &out[1..], entry)
     }
 }
 
 /// The evaluator's side (see [`WhoGarbler`]).
 pub struct WhoEvaluator<C: Channel, O: BorrowMut<IknpReceiver>> {
-    evaluator: Evaluator<C>,
-    ot: O,
+    side: EvaluatorSide<C, O>,
     spec: WhoSpec,
     batch: usize,
     first: usize,
     running: Option<Running<Block>>,
-    pending: VecDeque<(usize, Vec<Vec<Block>>)>,
 }
 
 impl<C: Channel, O: BorrowMut<IknpReceiver>> WhoEvaluator<C, O> {
     /// Starts over `channel` with an extension receiver already set up.
     pub fn new(channel: C, ot: O, spec: WhoSpec, batch: usize) -> Result<Self> {
-        spec.threshold.validate()?;
-        if spec.scores == 0 || batch == 0 {
-            return Err(GcError::InvalidParameter(
-                "no scores or batch size 0".into(),
-            ));
-        }
+        spec.check(batch)?;
         Ok(Self {
-            evaluator: Evaluator::new(channel),
-            ot,
+            side: EvaluatorSide::new(channel, ot),
             spec,
             batch,
             first: 0,
             running: None,
-            pending: VecDeque::new(),
         })
     }
 
     /// The channel.
     pub fn channel(&mut self) -> &mut C {
-        self.evaluator.channel()
+        self.side.channel()
     }
 
     /// The batch size.
@@ -346,12 +330,12 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> WhoEvaluator<C, O> {
 
     /// Batches requested and not yet absorbed.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.side.pending()
     }
 
     /// Requests a batch: the extension for its shares' OTs.
     pub fn request<R: Rng + CryptoRng>(&mut self, shares: &[u32], rng: &mut R) -> Result<()> {
-        let requested: usize = self.first + self.pending.iter().map(|(n, _)| n).sum::<usize>();
+        let requested = self.first + self.side.pending_scores();
         if shares.is_empty()
             || shares.len() > self.batch
             || requested + shares.len() > self.spec.scores
@@ -362,27 +346,16 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> WhoEvaluator<C, O> {
                 self.spec.scores
             )));
         }
-        let k = self.spec.threshold.share_bits as usize;
-        let labels = evaluator_inputs(
-            self.ot.borrow_mut(),
-            self.evaluator.channel(),
-            k,
-            shares,
-            rng,
-        )?;
-        self.pending.push_back((shares.len(), labels));
-        Ok(())
+        self.side
+            .request(self.spec.threshold.share_bits as usize, shares, rng)
     }
 
     /// Evaluates the oldest requested batch.
     pub fn absorb(&mut self) -> Result<()> {
-        let (n, labels) = self
-            .pending
-            .pop_front()
-            .ok_or_else(|| GcError::InvalidParameter("no batch was requested".to_owned()))?;
+        let (n, labels) = self.side.next_batch()?;
         let hidden = vec![(); self.spec.threshold.share_bits as usize];
         let running = who_batch(
-            &mut self.evaluator,
+            &mut self.side.evaluator,
             &self.spec,
             self.running.take(),
             self.first,
@@ -397,26 +370,23 @@ impl<C: Channel, O: BorrowMut<IknpReceiver>> WhoEvaluator<C, O> {
     /// The tournament; the output labels `[valid, index…]`, written to the channel when the
     /// garbler is to learn the result.
     pub fn close(&mut self, reveal_to_garbler: bool) -> Result<Vec<Block>> {
-        if !self.pending.is_empty() || self.first != self.spec.scores {
+        if self.side.pending() != 0 || self.first != self.spec.scores {
             return Err(GcError::InvalidParameter("scores left unevaluated".into()));
         }
         let running = self
             .running
             .take()
             .ok_or_else(|| GcError::InvalidParameter("no scores".to_owned()))?;
-        let out = who_finish(&mut self.evaluator, running)?;
+        let out = who_finish(&mut self.side.evaluator, running)?;
         if reveal_to_garbler {
-            for label in &out {
-                self.evaluator.channel().write_bytes(&label.to_bytes())?;
-            }
-            self.evaluator.channel().flush()?;
+            self.side.send_labels(&out)?;
         }
         Ok(out)
     }
 
     /// Reads the decode bit of `valid`: whether some score reached τ.
     pub fn decode(&mut self, out: &[Block]) -> Result<bool> {
-        Ok(self.evaluator.output(&out[..1])?[0].expect("the evaluator learns its output"))
+        Ok(self.side.decode(&out[..1])?[0])
     }
 }
 
